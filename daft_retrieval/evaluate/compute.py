@@ -1,0 +1,125 @@
+"""Evaluate a run against qrels as one Daft aggregation, with trec_eval's semantics.
+
+1. Rank: ``row_number`` over each query ordered by score descending, then doc id descending (trec_eval's order,
+   whatever the run's own rank column says).
+2. Hits: the ranked run inner-joined with the qrels of relevance > 0; per relevance threshold t, ``above_t`` is a
+   running count of relevant (>= t) hits at or above each rank.
+3. Per-query aggregations over the hits and over the positive qrels (num_rel, ideal DCG), each measure asking for
+   the ones it needs; then each measure's value per query.
+4. Queries: every query in the qrels, a query absent from the run scoring 0 (trec_eval ``-c``), or with
+   ``queries="both"`` only queries in both run and qrels (trec_eval without ``-c``). Runs for queries without qrels
+   are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import daft
+from daft import Window, col
+from daft.functions import row_number
+
+from daft_retrieval import schema as S
+from daft_retrieval.errors import DataError
+from daft_retrieval.evaluate.measures import Measure, parse_measures
+from daft_retrieval.evaluate.measures.base import num_rel, num_rel_agg
+from daft_retrieval.run import rank_run
+
+__all__ = ["Evaluation", "evaluate"]
+
+
+class Evaluation(NamedTuple):
+    """``per_query``: frame ``query_id, measure, value``; ``aggregate``: measure string -> mean value."""
+
+    per_query: daft.DataFrame
+    aggregate: dict[str, float]
+
+    def wide(self) -> daft.DataFrame:
+        """Per-query values as one row per query, one column per measure."""
+        return self.per_query.pivot(S.QUERY_ID, S.MEASURE, S.VALUE, list(self.aggregate)).sort(S.QUERY_ID)
+
+
+def _depth(measures: list[Measure], depth: int | None) -> int | None:
+    depths = [m.family.depth(m) for m in measures]
+    needed = None if any(d is None for d in depths) else max(depths)
+    if depth is None:
+        return needed
+    return depth if needed is None else min(depth, needed)
+
+
+def _merge(dicts: Iterable[dict]) -> dict:
+    merged: dict = {}
+    for d in dicts:
+        merged.update(d)
+    return merged
+
+
+def evaluate(
+    run: daft.DataFrame,
+    qrels: daft.DataFrame,
+    measures: str | Iterable[str | Measure],
+    *,
+    queries: str = "qrels",
+    depth: int | None = None,
+) -> Evaluation:
+    """Evaluate ``run`` (``query_id, doc_id, score``) against ``qrels`` with trec_eval's semantics.
+
+    ``queries="qrels"`` averages over every query in the qrels (missing from the run: 0, as ``trec_eval -c``);
+    ``queries="both"`` only over queries in both. ``depth`` reads each ranking only to that rank (trec_eval
+    ``-M``; default: the whole ranking).
+
+    >>> run = daft.from_pydict({"query_id": ["q1", "q1"], "doc_id": ["d1", "d2"], "score": [2.0, 1.0]})
+    >>> qrels = daft.from_pydict({"query_id": ["q1"], "doc_id": ["d2"], "relevance": [1]})
+    >>> evaluate(run, qrels, ["P@1", "RR"]).aggregate
+    {'P@1': 0.0, 'RR': 0.5}
+    """
+    parsed = parse_measures(measures)
+    if queries not in ("qrels", "both"):
+        raise DataError(f"queries must be 'qrels' or 'both', not {queries!r}")
+    qrels = S.conform(qrels, S.QRELS, "qrels")
+    thresholds = sorted({m.threshold for m in parsed})
+
+    ranked = rank_run(run, _depth(parsed, depth))
+
+    positive = qrels.where(col(S.RELEVANCE) > 0)
+    ideal = Window().partition_by(S.QUERY_ID).order_by(S.RELEVANCE, S.DOC_ID, desc=[True, False])
+    qrel_aggs = _merge([*(num_rel_agg(t) for t in thresholds), *(m.family.qrel_aggs(m) for m in parsed)])
+    qrel_stats = (
+        positive.with_column("ideal_rank", row_number().over(ideal))
+        .groupby(S.QUERY_ID)
+        .agg(*[e.alias(n) for n, e in qrel_aggs.items()])
+    ).collect()
+
+    hits = ranked.join(positive, on=[S.QUERY_ID, S.DOC_ID], how="inner")
+    for t in thresholds:
+        upto = (
+            Window()
+            .partition_by(S.QUERY_ID)
+            .order_by(S.RANK)
+            .rows_between(Window.unbounded_preceding, Window.current_row)
+        )
+        hits = hits.with_column(f"above_{t}", (col(S.RELEVANCE) >= t).cast("int64").sum().over(upto))
+    hits = hits.join(qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds]), on=S.QUERY_ID).collect()
+    if hits.count_rows() != hits.select(S.QUERY_ID, S.DOC_ID).distinct().count_rows():
+        raise DataError("run lists a document twice for one query; keep one row per (query_id, doc_id)")
+
+    hit_aggs = _merge(m.family.hit_aggs(m) for m in parsed)
+    hit_stats = hits.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in hit_aggs.items()]) if hit_aggs else None
+
+    base = qrels.select(S.QUERY_ID).distinct()
+    if queries == "both":
+        base = base.join(ranked.select(S.QUERY_ID).distinct(), on=S.QUERY_ID)
+    table = base.join(qrel_stats, on=S.QUERY_ID, how="left")
+    if hit_stats is not None:
+        table = table.join(hit_stats, on=S.QUERY_ID, how="left")
+    stat_cols = [c for c in table.column_names if c != S.QUERY_ID]
+    table = table.with_columns({c: col(c).fill_null(0) for c in stat_cols})
+    names = [str(m) for m in parsed]
+    wide = table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed]).collect()
+
+    means = wide.agg(*[col(n).mean() for n in names]).to_pydict() if wide.count_rows() else {}
+    aggregate = {n: float(means[n][0]) if means else 0.0 for n in names}
+    per_query = wide.unpivot(S.QUERY_ID, names, variable_name=S.MEASURE, value_name=S.VALUE)
+    per_query = per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()]).collect()
+    return Evaluation(per_query, aggregate)

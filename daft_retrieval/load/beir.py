@@ -1,0 +1,43 @@
+"""BEIR collections: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv`` in one folder (local or URL).
+
+Thakur et al., "BEIR: A Heterogeneous Benchmark for Zero-shot Evaluation of Information Retrieval Models", 2021.
+"""
+
+from __future__ import annotations
+
+import os
+
+import daft
+
+from daft_retrieval.errors import DataError
+from daft_retrieval.load.dataset import Dataset, check_dataset
+from daft_retrieval.load.tables import read_corpus, read_queries
+from daft_retrieval.load.trec import read_qrels
+
+__all__ = ["load_beir"]
+
+
+def _join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts]) if "://" in root else os.path.join(root, *parts)
+
+
+def load_beir(path: str, *, split: str = "test", io_config: daft.io.IOConfig | None = None) -> Dataset:
+    """Load a BEIR folder into a checked :class:`Dataset`.
+
+    >>> ds = load_beir("data/demo")
+    >>> ds.corpus.column_names, ds.queries.column_names, ds.qrels.column_names
+    (['doc_id', 'title', 'text'], ['query_id', 'text'], ['query_id', 'doc_id', 'relevance'])
+    """
+    local = "://" not in path
+    if local and not os.path.isdir(path):
+        raise DataError(f"{path}: no such folder. A BEIR folder holds corpus.jsonl, queries.jsonl, qrels/.")
+    qrels_path = _join(path, "qrels", f"{split}.tsv")
+    if local:
+        for needed in (_join(path, "corpus.jsonl"), _join(path, "queries.jsonl"), qrels_path):
+            if not os.path.exists(needed):
+                raise DataError(f"{path}: {needed} is missing (BEIR layout: corpus.jsonl, queries.jsonl, qrels/).")
+    corpus = read_corpus(_join(path, "corpus.jsonl"), io_config=io_config)
+    queries = read_queries(_join(path, "queries.jsonl"), io_config=io_config)
+    qrels = read_qrels(qrels_path, io_config=io_config)
+    name = os.path.basename(path.rstrip("/")) or path
+    return check_dataset(corpus, queries, qrels, name)

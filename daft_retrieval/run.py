@@ -1,0 +1,31 @@
+"""The run frame ``query_id, doc_id, score, rank`` that every retriever, fusion and reranker returns."""
+
+from __future__ import annotations
+
+import daft
+from daft import DataType, Window, col
+from daft.functions import row_number
+
+from daft_retrieval import schema as S
+
+__all__ = ["rank_run"]
+
+
+def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:
+    """Rank ``query_id, doc_id, score`` rows into a run frame, keeping the top ``k`` per query (all for None).
+
+    Ranks are 1-based and follow trec_eval's order: score descending, then doc id descending, so a run written
+    to a TREC file and evaluated anywhere keeps the same order. Any existing ``rank`` column is replaced.
+
+    >>> scored = daft.from_pydict({"query_id": ["q"] * 3, "doc_id": ["a", "b", "c"], "score": [1.0, 2.0, 1.0]})
+    >>> rank_run(scored, k=2).sort("rank").to_pydict()["doc_id"]
+    ['b', 'c']
+    """
+    S.require_columns(scored, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")
+    order = Window().partition_by(S.QUERY_ID).order_by(S.SCORE, S.DOC_ID, desc=[True, True])
+    ranked = scored.select(
+        col(S.QUERY_ID).cast(DataType.string()),
+        col(S.DOC_ID).cast(DataType.string()),
+        col(S.SCORE).cast(DataType.float64()),
+    ).with_column(S.RANK, row_number().over(order).cast(DataType.int64()))
+    return ranked.where(col(S.RANK) <= k) if k is not None else ranked
