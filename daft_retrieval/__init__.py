@@ -1,0 +1,55 @@
+"""daft_retrieval: a retrieval-evaluation workbench on the Daft dataframe engine.
+
+Every step takes and returns Daft DataFrames with fixed columns (:mod:`daft_retrieval.schema`):
+corpus ``doc_id, title, text``; queries ``query_id, text``; qrels ``query_id, doc_id, relevance``; and the run
+``query_id, doc_id, score, rank`` that every retriever, fusion and reranker returns.
+
+    >>> import daft_retrieval as dr
+    >>> ds = dr.load_beir("data/demo")
+    >>> run = dr.dense_search(ds.corpus, ds.queries, k=100)              # doctest: +SKIP
+    >>> dr.evaluate(run, ds.qrels, ["nDCG@10", "R@100"]).aggregate      # doctest: +SKIP
+
+Names load on first use, so ``import daft_retrieval`` (and the CLI's ``--help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "DataError": "daft_retrieval.errors",
+    "Dataset": "daft_retrieval.load",
+    "load_beir": "daft_retrieval.load",
+    "read_corpus": "daft_retrieval.load",
+    "read_queries": "daft_retrieval.load",
+    "read_qrels": "daft_retrieval.load",
+    "read_run": "daft_retrieval.load",
+    "write_run": "daft_retrieval.load",
+    "write_qrels": "daft_retrieval.load",
+    "evaluate": "daft_retrieval.evaluate",
+    "Evaluation": "daft_retrieval.evaluate",
+    "parse_measure": "daft_retrieval.evaluate",
+    "rank_run": "daft_retrieval.run",
+    "DenseConfig": "daft_retrieval.encode.dense",
+    "DenseEncoder": "daft_retrieval.encode.dense",
+    "dense_search": "daft_retrieval.retrieve.dense",
+    "build_dense_index": "daft_retrieval.retrieve.dense",
+    "explore": "daft_retrieval.report.explore",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'daft_retrieval' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

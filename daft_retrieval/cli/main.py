@@ -1,0 +1,101 @@
+"""``daft-retrieval``: evaluate runs, search collections, and run the default job on the bundled demo.
+
+Kept light: this module imports only argparse at load time, so ``--help`` is instant; each command imports
+what it needs. Bad input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["main"]
+
+DEFAULT_MEASURES = ["nDCG@10", "R@100", "MRR@10", "AP@100", "P@10"]
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-m",
+        "--measure",
+        dest="measures",
+        nargs="+",
+        default=DEFAULT_MEASURES,
+        metavar="MEASURE",
+        help="measures, e.g. nDCG@10 R@100 P(rel=2)@5 RR MRR@10 AP@100 R-Prec Success@10 "
+        f"(default: {' '.join(DEFAULT_MEASURES)})",
+    )
+    p.add_argument("--per-query", action="store_true", help="also print every query's values")
+    p.add_argument("--json", action="store_true", help="print one JSON object of means as the last line of stdout")
+    p.add_argument(
+        "--queries-in",
+        choices=["qrels", "both"],
+        default="qrels",
+        help="average over every qrels query, 0 when absent from the run (trec_eval -c; default), "
+        "or over queries in both run and qrels",
+    )
+
+
+def _add_retrieval(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/); default: the bundled data/demo",
+    )
+    p.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv; default test)")
+    p.add_argument("--retriever", default="dense", choices=["dense"], help="retrieval model family (default dense)")
+    p.add_argument(
+        "--model",
+        default="all-MiniLM-L6-v2",
+        help="dense model: local path, hub id, or short name of an installed offline model",
+    )
+    p.add_argument("--k", type=int, default=100, help="documents per query (default 100)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
+    p.add_argument("--fp16", action="store_true", help="half precision on CUDA")
+    p.add_argument("--batch-size", type=int, default=32, help="encoder batch size (default 32)")
+    p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens")
+    p.add_argument("--index-dir", default=None, help="keep the vector index here (default: a temporary folder)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="daft-retrieval",
+        description="Retrieval evaluation on Daft. With no command: 'eval' on the bundled demo collection.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    ev = sub.add_parser("evaluate", help="evaluate a TREC run against qrels (trec_eval semantics)")
+    ev.add_argument("qrels", help="TREC qrels (qid 0 docid rel) or BEIR qrels TSV")
+    ev.add_argument("run", help="TREC run (qid Q0 docid rank score tag)")
+    _add_output(ev)
+
+    se = sub.add_parser("search", help="retrieve the top k per query and write a TREC run")
+    _add_retrieval(se)
+    se.add_argument("--output-run", required=True, help="TREC run file to write")
+    se.add_argument("--tag", default=None, help="run tag (default: the model name)")
+
+    es = sub.add_parser("eval", help="search a collection and evaluate the run")
+    _add_retrieval(es)
+    _add_output(es)
+    es.add_argument("--output-run", default=None, help="also write the run here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args = build_parser().parse_args(["eval"])
+    from daft_retrieval.cli import commands
+    from daft_retrieval.errors import DataError
+
+    try:
+        return commands.COMMANDS[args.command](args)
+    except (DataError, FileNotFoundError, ImportError) as exc:
+        print(f"daft-retrieval: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
