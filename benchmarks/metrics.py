@@ -17,11 +17,11 @@ import time
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 
-import daft  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
+import daft
+import numpy as np
+import pyarrow as pa
 
-from daft_retrieval.evaluate import evaluate  # noqa: E402
+from daft_retrieval.evaluate import evaluate
 
 MEASURES = ["nDCG@10", "R@100", "AP@100", "MRR@10"]
 
@@ -29,8 +29,12 @@ MEASURES = ["nDCG@10", "R@100", "AP@100", "MRR@10"]
 def synthetic(n_queries: int, n_docs: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     qids = np.char.add("q", np.repeat(np.arange(n_queries), n_docs).astype(str))
-    dids = np.char.add("d", (rng.permuted(np.tile(np.arange(n_docs * 5), n_queries).reshape(n_queries, -1), axis=1)
-                             [:, :n_docs].ravel()).astype(str))
+    dids = np.char.add(
+        "d",
+        (
+            rng.permuted(np.tile(np.arange(n_docs * 5), n_queries).reshape(n_queries, -1), axis=1)[:, :n_docs].ravel()
+        ).astype(str),
+    )
     scores = np.round(rng.random(n_queries * n_docs), 4)  # rounded: plenty of ties
     run = pa.table({"query_id": qids, "doc_id": dids, "score": scores})
     jq = np.char.add("q", np.repeat(np.arange(n_queries), 10).astype(str))

@@ -63,6 +63,7 @@ class DenseConfig:
 _MODELS: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 LOADS: list[tuple] = []  # one entry per model actually loaded in this process (tests count them)
+INITS: list[int] = []  # one entry per encoder instance initialised on a worker (thread id)
 
 
 def load_model(config: DenseConfig):
@@ -91,6 +92,7 @@ class _Encoder:
     def __init__(self, config: DenseConfig) -> None:
         self.config = config
         self.model = load_model(config)
+        INITS.append(threading.get_ident())
         self._lock = threading.Lock()  # torch already uses every core per call: serialise calls
         self._progress: dict[str, Progress] = {}
 

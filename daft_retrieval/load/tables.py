@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import daft
-from daft import col, lit
+from daft import DataType, col, lit
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
@@ -72,13 +72,18 @@ def _resolve_columns(df: daft.DataFrame, wanted: list[str], columns: Mapping[str
     return chosen
 
 
+def _read_error(path: str, fmt: str, io_config, exc: Exception) -> DataError:
+    """Daft raises its own core errors (at schema inference or at collect); find the line in Python."""
+    if fmt == "json":
+        check_jsonl(path, io_config, exc)
+    return DataError(f"{path}: could not be read as {fmt}: {exc}")
+
+
 def _materialize(df: daft.DataFrame, path: str, fmt: str, io_config) -> daft.DataFrame:
     try:
         return df.collect()
-    except Exception as exc:  # Daft raises its own core errors; find the line in Python
-        if fmt == "json":
-            check_jsonl(path, io_config, exc)
-        raise DataError(f"{path}: could not be read as {fmt}: {exc}") from exc
+    except Exception as exc:
+        raise _read_error(path, fmt, io_config, exc) from exc
 
 
 def _missing_id_error(path: str, fmt: str, id_field: str, io_config, what: str) -> DataError:
@@ -114,12 +119,20 @@ def _read_keyed(
     target: dict,
 ) -> daft.DataFrame:
     fmt = _format_of(path, format)
-    raw = read_table(path, format=fmt, io_config=io_config)
+    try:
+        raw = read_table(path, format=fmt, io_config=io_config)  # read_json infers the schema here: may fail
+    except (DataError, FileNotFoundError):
+        raise
+    except Exception as exc:
+        raise _read_error(path, fmt, io_config, exc) from exc
     chosen = _resolve_columns(raw, [id_name, *fields], columns, path)
     if chosen[id_name] is None:
         raise DataError(f"{path}: no id column for {what}s; found {raw.column_names}. Pass columns={{...}}.")
     if chosen[S.TEXT] is None:
         raise DataError(f"{path}: no text column for {what}s; found {raw.column_names}. Pass columns={{...}}.")
+    if fmt in ("csv", "tsv"):  # read our columns as written: an inferred integer id would turn "007" into "7"
+        hints = {c: DataType.string() for c in chosen.values() if c is not None}
+        raw = daft.read_csv(path, schema=hints, delimiter="\t" if fmt == "tsv" else ",", io_config=io_config)
     exprs = [col(chosen[id_name]).cast(target[id_name]).alias(id_name)]
     for f in fields:
         exprs.append(col(chosen[f]).cast(target[f]).alias(f) if chosen[f] else lit("").alias(f))

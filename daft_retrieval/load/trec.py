@@ -8,6 +8,7 @@ leaves half a file where a good one was.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 
 import daft
@@ -105,11 +106,17 @@ def read_run(path: str, *, io_config: daft.io.IOConfig | None = None) -> daft.Da
 
 
 def _is_header(line: str) -> bool:
-    """A qrels header ends in a word (``score``), a judgement line in an integer."""
-    try:
-        int(line.split()[-1])
+    """A BEIR header has three fields and ends in a word (``score``); a judgement line ends in an integer.
+
+    A four-field first line is TREC qrels, never a header: a bad relevance there is reported as line 1.
+    """
+    parts = line.split()
+    if len(parts) != 3:
         return False
-    except (ValueError, IndexError):
+    try:
+        int(parts[-1])
+        return False
+    except ValueError:
         return True
 
 
@@ -142,7 +149,7 @@ def read_qrels(path: str, *, format: str | None = None, io_config: daft.io.IOCon
             )
         else:
             kinds, names, fmt = ["str", "str", "int"], [S.QUERY_ID, S.DOC_ID, S.RELEVANCE], "BEIR qrels TSV"
-        qrels = _parse(path, kinds, names, f"{fmt} format", io_config, header)
+        qrels = _parse(path, kinds, names, fmt, io_config, header)
     dupes = qrels.groupby(S.QUERY_ID, S.DOC_ID).agg(col(S.RELEVANCE).count().alias("n")).where(col("n") > 1)
     dupes = dupes.limit(1).to_pylist()
     if dupes:
@@ -151,6 +158,15 @@ def read_qrels(path: str, *, format: str | None = None, io_config: daft.io.IOCon
             f"{path}: query {d[S.QUERY_ID]!r} judges doc {d[S.DOC_ID]!r} {d['n']} times; keep one judgement."
         )
     return qrels.select(*S.QRELS).collect()
+
+
+def _new_file_mode(path: str) -> int:
+    """The mode of the file being replaced, or what ``open(path, "w")`` would give a new file (0666 less umask)."""
+    if os.path.exists(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _atomic_write_lines(lines: pa.ChunkedArray, path: str) -> None:
@@ -162,6 +178,7 @@ def _atomic_write_lines(lines: pa.ChunkedArray, path: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     os.close(fd)
     try:
+        os.chmod(tmp, _new_file_mode(path))  # mkstemp makes 0600 files; give the run the mode open() would
         options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
         try:
             pacsv.write_csv(pa.table({"line": lines}), tmp, write_options=options)
@@ -182,6 +199,13 @@ def _check_no_whitespace(df: daft.DataFrame, columns: list[str], what: str) -> N
             raise DataError(f"{what}: id {bad[0]!r} is empty or has whitespace, which TREC files cannot hold.")
 
 
+def _check_no_nulls(df: daft.DataFrame, columns: list[str], what: str) -> None:
+    """A null would silently drop a field from its line (``concat_ws`` skips nulls) and corrupt the file."""
+    for c in columns:
+        if df.where(col(c).is_null()).limit(1).count_rows():
+            raise DataError(f"{what}: column {c!r} has a null; every row needs a value in {columns}.")
+
+
 def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") -> None:
     """Write a run frame as a TREC run file, ordered by query id then rank; scores keep full precision.
 
@@ -190,6 +214,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
     S.require_columns(run, S.RUN, "run")
     if not tag or any(ch.isspace() for ch in tag):
         raise DataError(f"run tag {tag!r} must be one word without whitespace")
+    _check_no_nulls(run, list(S.RUN), f"run for {path}")
     _check_no_whitespace(run, [S.QUERY_ID, S.DOC_ID], f"run for {path}")
     line = daft.functions.concat_ws(
         " ",
@@ -207,6 +232,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
 def write_qrels(qrels: daft.DataFrame, path: str) -> None:
     """Write qrels as a TREC qrels file (``qid 0 docid rel``)."""
     S.require_columns(qrels, S.QRELS, "qrels")
+    _check_no_nulls(qrels, list(S.QRELS), f"qrels for {path}")
     _check_no_whitespace(qrels, [S.QUERY_ID, S.DOC_ID], f"qrels for {path}")
     line = daft.functions.concat_ws(
         " ", col(S.QUERY_ID), lit("0"), col(S.DOC_ID), col(S.RELEVANCE).cast(DataType.string())
