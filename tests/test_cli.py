@@ -1,0 +1,85 @@
+"""The daft-retrieval command: outputs, exit statuses, the main job on the bundled demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "daft_retrieval", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def files(tmp_path):
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 0 d1 1\nq1 0 d2 2\nq2 0 d9 1\n")
+    run = tmp_path / "run.txt"
+    run.write_text("q1 Q0 d3 1 3.0 t\nq1 Q0 d2 2 2.0 t\nq1 Q0 d1 3 1.0 t\nq3 Q0 d1 1 1.0 t\n")
+    return qrels, run
+
+
+def test_evaluate_json_is_the_last_line(files):
+    qrels, run = files
+    out = cli("evaluate", str(qrels), str(run), "-m", "P@2", "RR", "R@3", "--json")
+    assert out.returncode == 0, out.stderr
+    values = json.loads(out.stdout.strip().splitlines()[-1])
+    # q1: ranks d3, d2 (rel 2), d1 (rel 1); q2 is absent from the run and counts 0; q3 has no qrels.
+    assert values == {"P@2": (1 / 2 + 0) / 2, "RR": (1 / 2 + 0) / 2, "R@3": (2 / 2 + 0) / 2}
+
+
+def test_evaluate_table_and_per_query(files):
+    qrels, run = files
+    out = cli("evaluate", str(qrels), str(run), "-m", "nDCG@10", "--per-query", "--queries-in", "both")
+    assert out.returncode == 0, out.stderr
+    assert "query_id" in out.stdout and "q1" in out.stdout and "q2" not in out.stdout
+    assert "nDCG@10" in out.stdout.splitlines()[-3]
+
+
+@pytest.mark.parametrize(
+    ("run_text", "measure", "message"),
+    [
+        ("q1 Q0 d1 1 2.0\n", "P@1", "run.txt:1: expected 6 fields, found 5"),
+        ("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 high t\n", "P@1", "run.txt:2: field 5 must be a number"),
+        ("q1 Q0 d1 1 2.0 t\n", "nDCG@ten", "unknown measure 'nDCG@ten'"),
+        ("q1 Q0 d1 1 2.0 t\n", "RR@10", "takes no cutoff"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, files, run_text, measure, message):
+    qrels, _ = files
+    run = tmp_path / "run.txt"
+    run.write_text(run_text)
+    out = cli("evaluate", str(qrels), str(run), "-m", measure)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+    assert out.stdout == ""
+
+
+def test_missing_file_exits_2(files):
+    qrels, _ = files
+    out = cli("evaluate", str(qrels), "/no/such/run.txt")
+    assert out.returncode == 2 and "/no/such/run.txt" in out.stderr
+
+
+def test_help_does_not_import_daft():
+    code = "import sys, daft_retrieval.cli.main as m; m.build_parser(); print('daft' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
+    assert cli("--help").returncode == 0
+
+
+def test_main_job_on_demo_and_run_file_round_trip(tmp_path):
+    run_file = tmp_path / "demo.run"
+    out = cli("eval", "--output-run", str(run_file), "--k", "50", "-m", "nDCG@10", "R@50", "--json")
+    assert out.returncode == 0, out.stderr
+    searched = json.loads(out.stdout.strip().splitlines()[-1])
+    assert searched["nDCG@10"] > 0.7
+    lines = run_file.read_text().splitlines()
+    assert len(lines) == 44 * 50 and lines[0].split()[1] == "Q0"
+    again = cli("evaluate", str(ROOT / "data/demo/qrels/test.tsv"), str(run_file), "-m", "nDCG@10", "R@50", "--json")
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == pytest.approx(searched, abs=1e-12)
