@@ -23,7 +23,7 @@ import numpy as np
 from daft import DataType
 
 from daft_retrieval.encode.models import resolve_model
-from daft_retrieval.encode.progress import Progress
+from daft_retrieval.progress import Progress
 from daft_retrieval.errors import DataError
 
 __all__ = ["BATCH_ROWS", "DenseConfig", "DenseEncoder", "dense_encoder", "load_model"]
@@ -101,6 +101,8 @@ class _Encoder:
         prompt = c.query_prompt if role == "query" else c.document_prompt
         encode = self.model.encode_query if role == "query" else self.model.encode_document
         kwargs = {"prompt": prompt} if prompt is not None else {}
+        if role not in self._progress:
+            self._progress[role] = Progress(f"encoding {'queries' if role == 'query' else 'documents'} with {c.model}")
         with self._lock:
             vectors = encode(
                 texts,
@@ -110,8 +112,6 @@ class _Encoder:
                 show_progress_bar=False,
                 **kwargs,
             )
-        if role not in self._progress:
-            self._progress[role] = Progress(f"encoding {role}s with {c.model}")
         self._progress[role].add(len(texts))
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

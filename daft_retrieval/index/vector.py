@@ -21,6 +21,7 @@ import pyarrow as pa
 from daft import DataType, col
 
 from daft_retrieval import schema as S
+from daft_retrieval.progress import Progress
 from daft_retrieval.errors import DataError
 
 __all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "open_vector_index", "to_matrix"]
@@ -139,6 +140,7 @@ class VectorSearcher:
         self.dim, self.metric, self.k = dim, metric, k
         # score blocks of at most ~256 MB: (query block) x (shard rows) float32
         self.block = max(1, (1 << 26) // max(1, len(self.ids)))
+        self.progress = Progress(f"searching {len(self.ids):,} vectors of {os.path.basename(file)}")
 
     @daft.method.batch(return_dtype=HIT, batch_size=1024)
     def top_k(self, vectors: daft.Series) -> list:
@@ -158,4 +160,5 @@ class VectorSearcher:
             top_scores = np.take_along_axis(scores, top, axis=1).astype(np.float64)
             for ids, sc in zip(top, top_scores):
                 out.append([{S.DOC_ID: d, S.SCORE: s} for d, s in zip(self.ids[ids].tolist(), sc.tolist())])
+        self.progress.add(len(queries))
         return out

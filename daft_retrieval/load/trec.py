@@ -201,9 +201,13 @@ def _check_no_whitespace(df: daft.DataFrame, columns: list[str], what: str) -> N
 
 def _check_no_nulls(df: daft.DataFrame, columns: list[str], what: str) -> None:
     """A null would silently drop a field from its line (``concat_ws`` skips nulls) and corrupt the file."""
-    for c in columns:
-        if df.where(col(c).is_null()).limit(1).count_rows():
-            raise DataError(f"{what}: column {c!r} has a null; every row needs a value in {columns}.")
+    any_null = col(columns[0]).is_null()
+    for c in columns[1:]:
+        any_null = any_null | col(c).is_null()
+    rows = df.where(any_null).limit(1).to_pylist()
+    if rows:
+        empty = [c for c in columns if rows[0][c] is None]
+        raise DataError(f"{what}: a row has no {empty[0]!r}: {rows[0]}. Every row needs {columns}.")
 
 
 def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") -> None:
@@ -214,6 +218,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
     S.require_columns(run, S.RUN, "run")
     if not tag or any(ch.isspace() for ch in tag):
         raise DataError(f"run tag {tag!r} must be one word without whitespace")
+    run = run.select(*S.RUN).collect()  # run the plan once: the checks and the write all read this
     _check_no_nulls(run, list(S.RUN), f"run for {path}")
     _check_no_whitespace(run, [S.QUERY_ID, S.DOC_ID], f"run for {path}")
     line = daft.functions.concat_ws(
@@ -232,6 +237,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
 def write_qrels(qrels: daft.DataFrame, path: str) -> None:
     """Write qrels as a TREC qrels file (``qid 0 docid rel``)."""
     S.require_columns(qrels, S.QRELS, "qrels")
+    qrels = qrels.select(*S.QRELS).collect()  # run the plan once: the checks and the write all read this
     _check_no_nulls(qrels, list(S.QRELS), f"qrels for {path}")
     _check_no_whitespace(qrels, [S.QUERY_ID, S.DOC_ID], f"qrels for {path}")
     line = daft.functions.concat_ws(

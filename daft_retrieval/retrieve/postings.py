@@ -1,0 +1,48 @@
+"""Search over postings, shared by BM25 and SPLADE: score(q, d) = sum over terms t of w_q(t) x w_d(t).
+
+Query rows ``query_id, term, value`` are summed per (query, term) (for BM25 that is the count of the term in the
+query, as bm25s scores a repeated query token once per occurrence), mapped to term ids through the vocabulary,
+joined with the postings on ``term_id``, multiplied, and summed per (query, document): one join and one groupby,
+no cross join and no Python loop over queries. The top ``k`` per query are cut on integer document numbers
+(ordered by score, then ``doc`` descending, i.e. doc id descending), then named and ranked by
+:func:`daft_retrieval.run.rank_run`.
+
+    >>> run = search_postings(query_rows, index.postings, k=100, weight="weight")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import daft
+from daft import DataType, Window, col
+from daft.functions import row_number
+
+from daft_retrieval import schema as S
+from daft_retrieval.index.postings import DOC, TERM, TERM_ID, VALUE, Postings
+from daft_retrieval.run import rank_run
+
+__all__ = ["search_postings"]
+
+_QW = "_query_weight"
+_DW = "_doc_weight"
+_POS = "_position"
+
+
+def search_postings(
+    query_rows: daft.DataFrame, index: Postings, k: int = 100, *, weight: str = VALUE
+) -> daft.DataFrame:
+    """The run (``query_id, doc_id, score, rank``, top ``k`` per query) of ``query_rows`` against ``index``.
+
+    ``weight`` names the postings column holding w_d(t) (``value`` for SPLADE, ``weight`` for BM25).
+    """
+    S.require_columns(query_rows, [S.QUERY_ID, TERM, VALUE], "query terms")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, not {k}")
+    query = query_rows.groupby(S.QUERY_ID, TERM).agg(col(VALUE).sum().alias(_QW))
+    query = query.join(index.vocabulary.select(TERM, TERM_ID), on=TERM).select(S.QUERY_ID, TERM_ID, _QW)
+    hits = query.join(index.postings.select(TERM_ID, DOC, col(weight).alias(_DW)), on=TERM_ID)
+    part = (col(_QW).cast(DataType.float64()) * col(_DW).cast(DataType.float64())).alias(S.SCORE)
+    scored = hits.select(S.QUERY_ID, DOC, part).groupby(S.QUERY_ID, DOC).agg(col(S.SCORE).sum())
+    order = Window().partition_by(S.QUERY_ID).order_by(S.SCORE, DOC, desc=[True, True])
+    top = scored.with_column(_POS, row_number().over(order)).where(col(_POS) <= k)
+    named = top.join(index.documents.select(DOC, S.DOC_ID), on=DOC)
+    return rank_run(named.select(S.QUERY_ID, S.DOC_ID, S.SCORE), k)
