@@ -23,8 +23,8 @@ import numpy as np
 from daft import DataType
 
 from daft_retrieval.encode.models import resolve_model
-from daft_retrieval.progress import Progress
 from daft_retrieval.errors import DataError
+from daft_retrieval.progress import Progress
 
 __all__ = ["BATCH_ROWS", "DenseConfig", "DenseEncoder", "dense_encoder", "load_model"]
 

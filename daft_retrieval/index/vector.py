@@ -21,8 +21,8 @@ import pyarrow as pa
 from daft import DataType, col
 
 from daft_retrieval import schema as S
-from daft_retrieval.progress import Progress
 from daft_retrieval.errors import DataError
+from daft_retrieval.progress import Progress
 
 __all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "open_vector_index", "to_matrix"]
 
