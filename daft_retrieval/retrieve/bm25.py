@@ -3,7 +3,8 @@
 score(q, d) = sum over query tokens t (repeats counted) of idf(t) x tfc(t, d): see :mod:`daft_retrieval.score.bm25`.
 
     >>> ds = load_beir("data/demo")  # doctest: +SKIP
-    >>> run = bm25_search(ds.corpus, ds.queries, k=100, tokenizer=Tokenizer(stopwords="en", stemmer="english"))  # doctest: +SKIP
+    >>> tok = Tokenizer(stopwords="en", stemmer="english")
+    >>> run = bm25_search(ds.corpus, ds.queries, k=100, tokenizer=tok)  # doctest: +SKIP
     >>> evaluate(run, ds.qrels, ["nDCG@10"]).aggregate  # doctest: +SKIP
 """
 

@@ -12,12 +12,15 @@ no cross join and no Python loop over queries. The top ``k`` per query are cut o
 
 from __future__ import annotations
 
+import functools
+
 import daft
+import numpy as np
 from daft import DataType, Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
-from daft_retrieval.index.postings import DOC, TERM, TERM_ID, VALUE, Postings
+from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
 from daft_retrieval.run import rank_run
 
 __all__ = ["search_postings"]
@@ -25,21 +28,40 @@ __all__ = ["search_postings"]
 _QW = "_query_weight"
 _DW = "_doc_weight"
 _POS = "_position"
+_BATCH = "_batch"
 
 
 def search_postings(
-    query_rows: daft.DataFrame, index: Postings, k: int = 100, *, weight: str = VALUE
+    query_rows: daft.DataFrame, index: Postings, k: int = 100, *, weight: str = VALUE, max_hits: int = 20_000_000
 ) -> daft.DataFrame:
     """The run (``query_id, doc_id, score, rank``, top ``k`` per query) of ``query_rows`` against ``index``.
 
-    ``weight`` names the postings column holding w_d(t) (``value`` for SPLADE, ``weight`` for BM25).
+    ``weight`` names the postings column holding w_d(t) (``value`` for SPLADE, ``weight`` for BM25). Memory is
+    bounded by ``max_hits``: queries are searched in batches whose (query term, posting) matches, the sum of
+    their terms' document frequencies, stay under it (one batch for ordinary collections).
     """
     S.require_columns(query_rows, [S.QUERY_ID, TERM, VALUE], "query terms")
     if k < 1:
         raise ValueError(f"k must be >= 1, not {k}")
     query = query_rows.groupby(S.QUERY_ID, TERM).agg(col(VALUE).sum().alias(_QW))
-    query = query.join(index.vocabulary.select(TERM, TERM_ID), on=TERM).select(S.QUERY_ID, TERM_ID, _QW)
-    hits = query.join(index.postings.select(TERM_ID, DOC, col(weight).alias(_DW)), on=TERM_ID)
+    query = query.join(index.vocabulary.select(TERM, TERM_ID, DF), on=TERM).select(S.QUERY_ID, TERM_ID, _QW, DF)
+    query = query.collect()
+    hits = query.groupby(S.QUERY_ID).agg(col(DF).sum().alias(DF)).sort(S.QUERY_ID).to_pydict()
+    cumulative = np.cumsum(np.asarray(hits[DF], dtype=np.int64))
+    batch = (cumulative - 1) // max(1, max_hits) if len(cumulative) else cumulative
+    batches = daft.from_pydict({S.QUERY_ID: hits[S.QUERY_ID], _BATCH: batch})
+    query = query.join(batches, on=S.QUERY_ID).collect()
+    runs = [_search(query.where(col(_BATCH) == b), index, k, weight) for b in np.unique(batch)]
+    if not runs:
+        return rank_run(daft.from_pydict({S.QUERY_ID: [], S.DOC_ID: [], S.SCORE: []}), k)
+    run = runs[0] if len(runs) == 1 else functools.reduce(daft.DataFrame.concat, [r.collect() for r in runs])
+    return run
+
+
+def _search(query: daft.DataFrame, index: Postings, k: int, weight: str) -> daft.DataFrame:
+    hits = query.select(S.QUERY_ID, TERM_ID, _QW).join(
+        index.postings.select(TERM_ID, DOC, col(weight).alias(_DW)), on=TERM_ID
+    )
     part = (col(_QW).cast(DataType.float64()) * col(_DW).cast(DataType.float64())).alias(S.SCORE)
     scored = hits.select(S.QUERY_ID, DOC, part).groupby(S.QUERY_ID, DOC).agg(col(S.SCORE).sum())
     order = Window().partition_by(S.QUERY_ID).order_by(S.SCORE, DOC, desc=[True, True])

@@ -32,7 +32,7 @@ def _ln(x: Any) -> Any:
 
 
 def _at_least_one(x: Any) -> Any:
-    return (x < 1.0).if_else(1.0, x) if isinstance(x, Expression) else max(1.0, x)
+    return x.clip(1.0) if isinstance(x, Expression) else max(1.0, x)
 
 
 def idf_lucene(df: Any, n_docs: float) -> Any:

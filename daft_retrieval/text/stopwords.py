@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["STOPWORDS", "stopword_list"]
 
-_EN = (
+_EN = (  # noqa: SIM905 (33 words read better as one string)
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
     "they this to was will with"
 ).split()
