@@ -38,6 +38,11 @@ _EXPORTS = {
     "dense_search": "daft_retrieval.retrieve.dense",
     "build_dense_index": "daft_retrieval.retrieve.dense",
     "explore": "daft_retrieval.report.explore",
+    "Tokenizer": "daft_retrieval.text.tokenize",
+    "BM25Index": "daft_retrieval.index.bm25",
+    "bm25_search": "daft_retrieval.retrieve.bm25",
+    "SparseEncoder": "daft_retrieval.encode.sparse",
+    "splade_search": "daft_retrieval.retrieve.splade",
 }
 
 __all__ = sorted(_EXPORTS)

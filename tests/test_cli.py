@@ -83,3 +83,17 @@ def test_main_job_on_demo_and_run_file_round_trip(tmp_path):
     assert len(lines) == 44 * 50 and lines[0].split()[1] == "Q0"
     again = cli("evaluate", str(ROOT / "data/demo/qrels/test.tsv"), str(run_file), "-m", "nDCG@10", "R@50", "--json")
     assert json.loads(again.stdout.strip().splitlines()[-1]) == pytest.approx(searched, abs=1e-12)
+
+
+def test_bm25_retriever_from_the_cli(tmp_path):
+    run_file = tmp_path / "bm25.run"
+    out = cli("search", "--retriever", "bm25", "--stopwords", "en", "--k", "10", "--output-run", str(run_file))
+    assert out.returncode == 0, out.stderr
+    lines = run_file.read_text().splitlines()
+    per_query: dict[str, int] = {}
+    for line in lines:
+        per_query[line.split()[0]] = per_query.get(line.split()[0], 0) + 1
+    # BM25 returns only documents sharing a term with the query: at most 10 each, most queries full
+    assert max(per_query.values()) == 10 and sum(n == 10 for n in per_query.values()) >= 40
+    bad = cli("eval", "--retriever", "bm25", "--stemmer", "klingon")
+    assert bad.returncode == 2 and "unknown stemmer 'klingon'" in bad.stderr

@@ -45,13 +45,26 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search(args: argparse.Namespace):
+_DEFAULT_MODELS = {"dense": "all-MiniLM-L6-v2", "splade": "splade-tiny", "bm25": "bm25"}
+
+
+def _retrieve(args: argparse.Namespace, corpus, queries):
+    """The run of the chosen retriever (each returns the same run frame)."""
+    if args.retriever == "bm25":
+        from daft_retrieval.retrieve.bm25 import bm25_search
+        from daft_retrieval.text.tokenize import Tokenizer
+
+        tokenizer = Tokenizer(stopwords=args.stopwords, stemmer=args.stemmer)
+        return bm25_search(
+            corpus, queries, k=args.k, tokenizer=tokenizer, k1=args.k1, b=args.b, variant=args.bm25_variant
+        )
+    if args.retriever == "splade":
+        from daft_retrieval.retrieve.splade import splade_search
+
+        return splade_search(corpus, queries, model=args.model, k=args.k)
     from daft_retrieval.encode.dense import DenseConfig
-    from daft_retrieval.load import load_beir
     from daft_retrieval.retrieve.dense import dense_search
 
-    if args.k < 1:
-        raise DataError(f"--k must be >= 1, not {args.k}")
     config = DenseConfig(
         model=args.model,
         device=args.device,
@@ -59,6 +72,15 @@ def _search(args: argparse.Namespace):
         batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
     )
+    return dense_search(corpus, queries, config=config, k=args.k, index_dir=args.index_dir)
+
+
+def _search(args: argparse.Namespace):
+    from daft_retrieval.load import load_beir
+
+    if args.k < 1:
+        raise DataError(f"--k must be >= 1, not {args.k}")
+    args.model = args.model or _DEFAULT_MODELS[args.retriever]
     dataset = load_beir(args.dataset or default_dataset(), split=args.split)
     for line in dataset.report.problems():
         print(f"warning: {dataset.name}: {line}", file=sys.stderr)
@@ -67,7 +89,7 @@ def _search(args: argparse.Namespace):
         f"{dataset.report.judgements:,} judgements; retriever {args.retriever} ({args.model})",
         file=sys.stderr,
     )
-    run = dense_search(dataset.corpus, dataset.queries, config=config, k=args.k, index_dir=args.index_dir)
+    run = _retrieve(args, dataset.corpus, dataset.queries).collect()
     return dataset, run
 
 

@@ -44,11 +44,17 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
         help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/); default: the bundled data/demo",
     )
     p.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv; default test)")
-    p.add_argument("--retriever", default="dense", choices=["dense"], help="retrieval model family (default dense)")
+    p.add_argument(
+        "--retriever",
+        default="dense",
+        choices=["dense", "bm25", "splade"],
+        help="retrieval model family (default dense)",
+    )
     p.add_argument(
         "--model",
-        default="all-MiniLM-L6-v2",
-        help="dense model: local path, hub id, or short name of an installed offline model",
+        default=None,
+        help="model: local path, hub id, or short name of an installed offline model "
+        "(default: all-MiniLM-L6-v2 for dense, splade-tiny for splade)",
     )
     p.add_argument("--k", type=int, default=100, help="documents per query (default 100)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
@@ -56,6 +62,16 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="encoder batch size (default 32)")
     p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens")
     p.add_argument("--index-dir", default=None, help="keep the vector index here (default: a temporary folder)")
+    p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
+    p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
+    p.add_argument(
+        "--bm25-variant",
+        default="lucene",
+        choices=["lucene", "robertson", "atire"],
+        help="BM25 scoring variant (default lucene)",
+    )
+    p.add_argument("--stopwords", default=None, help="BM25 stopword list, e.g. en (default: none)")
+    p.add_argument("--stemmer", default=None, help="BM25 Snowball stemmer, e.g. english (needs PyStemmer)")
 
 
 def build_parser() -> argparse.ArgumentParser:

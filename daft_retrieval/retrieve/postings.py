@@ -20,6 +20,7 @@ from daft import DataType, Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
+from daft_retrieval.errors import DataError
 from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
 from daft_retrieval.run import rank_run
 
@@ -42,7 +43,7 @@ def search_postings(
     """
     S.require_columns(query_rows, [S.QUERY_ID, TERM, VALUE], "query terms")
     if k < 1:
-        raise ValueError(f"k must be >= 1, not {k}")
+        raise DataError(f"k must be >= 1, not {k}")
     query = query_rows.groupby(S.QUERY_ID, TERM).agg(col(VALUE).sum().alias(_QW))
     query = query.join(index.vocabulary.select(TERM, TERM_ID, DF), on=TERM).select(S.QUERY_ID, TERM_ID, _QW, DF)
     query = query.collect()

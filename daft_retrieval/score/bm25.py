@@ -24,6 +24,8 @@ from typing import Any
 
 from daft import Expression
 
+from daft_retrieval.errors import DataError
+
 __all__ = ["VARIANTS", "bm25_weight", "idf_atire", "idf_lucene", "idf_robertson", "tfc_atire", "tfc_robertson"]
 
 
@@ -70,6 +72,6 @@ VARIANTS: dict[str, tuple[Callable, Callable]] = {
 def bm25_weight(variant: str, *, tf: Any, df: Any, dl: Any, n_docs: float, avgdl: float, k1: float, b: float) -> Any:
     """The BM25 weight of one posting (term frequency ``tf`` in a document of ``dl`` tokens) under ``variant``."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown BM25 variant {variant!r}: expected one of {sorted(VARIANTS)}")
+        raise DataError(f"unknown BM25 variant {variant!r}: expected one of {sorted(VARIANTS)}")
     idf, tfc = VARIANTS[variant]
     return idf(df, n_docs) * tfc(tf, dl, avgdl, k1, b)

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from daft import DataType
 
+from daft_retrieval.errors import DataError
+
 __all__ = ["check_stemmer", "stem_array", "stem_words"]
 
 _INSTALL = "pip install 'daft-retrieval[stem]'"
@@ -35,7 +37,7 @@ def check_stemmer(algorithm: str) -> None:
     """Raise ImportError (PyStemmer missing, naming the extra) or ValueError (unknown algorithm) now."""
     algorithms = _stemmer_module().algorithms()
     if algorithm not in algorithms:
-        raise ValueError(f"unknown stemmer {algorithm!r}: expected one of {sorted(algorithms)}")
+        raise DataError(f"unknown stemmer {algorithm!r}: expected one of {sorted(algorithms)}")
 
 
 def _stemmer(algorithm: str):

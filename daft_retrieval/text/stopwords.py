@@ -9,6 +9,8 @@ stop set of 33 words), so an index built with ``stopwords="en"`` matches ``bm25s
 
 from __future__ import annotations
 
+from daft_retrieval.errors import DataError
+
 __all__ = ["STOPWORDS", "stopword_list"]
 
 _EN = (  # noqa: SIM905 (33 words read better as one string)
@@ -22,5 +24,5 @@ STOPWORDS: dict[str, tuple[str, ...]] = {"en": tuple(_EN), "english": tuple(_EN)
 def stopword_list(name: str) -> tuple[str, ...]:
     """The stopwords called ``name`` ("en" or "english"); a ValueError lists the known names otherwise."""
     if name not in STOPWORDS:
-        raise ValueError(f"unknown stopword list {name!r}: expected one of {sorted(STOPWORDS)} or a tuple of words")
+        raise DataError(f"unknown stopword list {name!r}: expected one of {sorted(STOPWORDS)} or a tuple of words")
     return STOPWORDS[name]
