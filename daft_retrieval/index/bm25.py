@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 
 import daft
@@ -25,6 +23,7 @@ from daft import DataType, col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.errors import DataError
+from daft_retrieval.index.atomic import atomic_directory
 from daft_retrieval.index.postings import DF, DOC, TERM_ID, VALUE, WEIGHT, Postings, build_postings
 from daft_retrieval.score.bm25 import VARIANTS, bm25_weight
 from daft_retrieval.text.tokenize import Tokenizer
@@ -118,19 +117,10 @@ class BM25Index:
 
     def save(self, path: str) -> None:
         """Write the index directory (Parquet folders and ``index.json``), replacing any index there."""
-        parent = os.path.dirname(os.path.abspath(path)) or "."
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".tmp-bm25-", dir=parent)
-        try:
+        with atomic_directory(path) as tmp:
             self.postings.save(tmp)
             with open(os.path.join(tmp, _META), "w") as fh:
                 json.dump(self.settings(), fh, indent=1)
-            if os.path.exists(path):
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, path: str) -> BM25Index:

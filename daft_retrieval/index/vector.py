@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 
@@ -22,6 +20,7 @@ from daft import DataType, col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
+from daft_retrieval.index.atomic import atomic_directory
 from daft_retrieval.progress import Progress
 
 __all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "open_vector_index", "to_matrix"]
@@ -71,10 +70,7 @@ def build_vector_index(
     if count == 0:
         raise DataError("cannot index an empty corpus")
     dim = len(embedded.limit(1).to_pydict()["embedding"][0])
-    parent = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-index-", dir=parent)
-    try:
+    with atomic_directory(path) as tmp:
         # one shard per Parquet file Daft writes (per partition, split at Daft's target file size)
         frame = embedded.select(col(S.DOC_ID), col("embedding").cast(DataType.fixed_size_list(DataType.float32(), dim)))
         frame.write_parquet(os.path.join(tmp, "shards"))
@@ -82,12 +78,6 @@ def build_vector_index(
         info = VectorIndex(path=path, dim=dim, count=count, metric=metric, shards=shards, encoder=encoder or {})
         with open(os.path.join(tmp, _INDEX_FILE), "w") as fh:
             json.dump({k: v for k, v in asdict(info).items() if k != "path"} | {"dtype": str(dtype)}, fh, indent=1)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return info
 
 
