@@ -62,13 +62,18 @@ class DenseConfig:
 
 _MODELS: dict[tuple, object] = {}
 _LOCK = threading.Lock()
+_RUN_LOCKS: dict[tuple, threading.Lock] = {}  # one per loaded model: every instance in the process shares it
 LOADS: list[tuple] = []  # one entry per model actually loaded in this process (tests count them)
 INITS: list[int] = []  # one entry per encoder instance initialised on a worker (thread id)
 
 
+def _model_key(config: DenseConfig) -> tuple:
+    return (config.model, config.device, config.fp16, config.max_seq_length)
+
+
 def load_model(config: DenseConfig):
     """The SentenceTransformer for ``config``, loaded once per process and shared (thread-safe)."""
-    key = (config.model, config.device, config.fp16, config.max_seq_length)
+    key = _model_key(config)
     with _LOCK:
         if key not in _MODELS:
             import torch
@@ -82,6 +87,7 @@ def load_model(config: DenseConfig):
                 model.max_seq_length = config.max_seq_length
             model.eval()
             _MODELS[key] = model
+            _RUN_LOCKS[key] = threading.Lock()
             LOADS.append(key)
         return _MODELS[key]
 
@@ -93,7 +99,9 @@ class _Encoder:
         self.config = config
         self.model = load_model(config)
         INITS.append(threading.get_ident())
-        self._lock = threading.Lock()  # torch already uses every core per call: serialise calls
+        # torch already uses every core per call: serialise calls across all instances (call sites, Daft
+        # workers) of this process, as two concurrent encodes on the same cores only thrash
+        self._lock = _RUN_LOCKS[_model_key(config)]
         self._progress: dict[str, Progress] = {}
 
     def _encode(self, texts: list[str], role: str) -> np.ndarray:

@@ -34,7 +34,10 @@ def embed_texts(frame: daft.DataFrame, key: str, text: Expression, config: Dense
         raise DataError(f"role must be 'document' or 'query', not {role!r}")
     encoder = dense_encoder(config)
     method = encoder.embed_documents if role == "document" else encoder.embed_queries
-    out = frame.select(col(key), method(text).alias(EMBEDDING)).collect()
+    # Longest texts first, so each Daft batch holds texts of similar length (less padding, and a slow batch
+    # shows up at once rather than at the end); sentence-transformers sorts within each batch too.
+    by_length = frame.select(col(key), text.alias("_text")).sort(col("_text").length(), desc=True)
+    out = by_length.select(col(key), method(col("_text")).alias(EMBEDDING)).collect()
     first = out.where(col(EMBEDDING).not_null()).limit(1).to_pydict()[EMBEDDING]
     if not first:
         return out.with_column(EMBEDDING, col(EMBEDDING).cast(DataType.list(DataType.float32())))
