@@ -43,6 +43,10 @@ _EXPORTS = {
     "bm25_search": "daft_retrieval.retrieve.bm25",
     "SparseEncoder": "daft_retrieval.encode.sparse",
     "splade_search": "daft_retrieval.retrieve.splade",
+    "rrf": "daft_retrieval.fuse",
+    "comb_sum": "daft_retrieval.fuse",
+    "comb_mnz": "daft_retrieval.fuse",
+    "weighted_sum": "daft_retrieval.fuse",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -97,3 +97,16 @@ def test_bm25_retriever_from_the_cli(tmp_path):
     assert max(per_query.values()) == 10 and sum(n == 10 for n in per_query.values()) >= 40
     bad = cli("eval", "--retriever", "bm25", "--stemmer", "klingon")
     assert bad.returncode == 2 and "unknown stemmer 'klingon'" in bad.stderr
+
+
+def test_fuse_command(tmp_path):
+    a, b, out = tmp_path / "a.run", tmp_path / "b.run", tmp_path / "rrf.run"
+    a.write_text("q1 Q0 d1 1 3.0 a\nq1 Q0 d2 2 2.0 a\nq1 Q0 d3 3 1.0 a\n")
+    b.write_text("q1 Q0 d3 1 9.0 b\nq1 Q0 d4 2 5.0 b\n")
+    done = cli("fuse", "--method", "rrf", str(a), str(b), "--output-run", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in out.read_text().splitlines()]
+    assert [x[2] for x in lines] == ["d3", "d1", "d4", "d2"]
+    assert float(lines[0][4]) == 1 / 63 + 1 / 61 and lines[0][5] == "rrf"
+    bad = cli("fuse", "--method", "wsum", str(a), str(b), "--weights", "1", "--output-run", str(out))
+    assert bad.returncode == 2 and "one weight per run" in bad.stderr

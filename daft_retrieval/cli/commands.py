@@ -119,4 +119,25 @@ def eval_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": evaluate_cmd, "search": search_cmd, "eval": eval_cmd}
+def fuse_cmd(args: argparse.Namespace) -> int:
+    from daft_retrieval.fuse import FUSIONS
+    from daft_retrieval.load import read_run, write_run
+
+    if args.method == "wsum" and (args.weights is None or len(args.weights) != len(args.runs)):
+        raise DataError(f"--method wsum needs --weights with one weight per run ({len(args.runs)} runs)")
+    runs = [read_run(path) for path in args.runs]
+    if args.method == "rrf":
+        fused = FUSIONS["rrf"](runs, k=args.rrf_k, depth=args.depth)
+    elif args.method == "wsum":
+        fused = FUSIONS["wsum"](runs, args.weights, norm=args.norm, depth=args.depth)
+    else:
+        fused = FUSIONS[args.method](runs, norm=args.norm, depth=args.depth)
+    fused = fused.collect()
+    write_run(fused, args.output_run, tag=args.tag or args.method)
+    print(
+        f"wrote {fused.count_rows():,} lines ({args.method} of {len(runs)} runs) to {args.output_run}", file=sys.stderr
+    )
+    return 0
+
+
+COMMANDS = {"evaluate": evaluate_cmd, "search": search_cmd, "eval": eval_cmd, "fuse": fuse_cmd}

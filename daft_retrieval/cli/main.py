@@ -95,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrieval(es)
     _add_output(es)
     es.add_argument("--output-run", default=None, help="also write the run here")
+    fu = sub.add_parser("fuse", help="fuse TREC runs (RRF, CombSUM, CombMNZ, weighted sum) into one TREC run")
+    fu.add_argument("runs", nargs="+", help="TREC run files")
+    fu.add_argument("--method", choices=["rrf", "combsum", "combmnz", "wsum"], default="rrf", help="default rrf")
+    fu.add_argument("--rrf-k", type=float, default=60, help="RRF constant k (default 60)")
+    fu.add_argument(
+        "--norm",
+        choices=["min-max", "zmuv", "sum", "none"],
+        default="min-max",
+        help="per-query score normalisation for combsum/combmnz/wsum (default min-max)",
+    )
+    fu.add_argument("--weights", type=float, nargs="+", default=None, help="wsum: one weight per run")
+    fu.add_argument("--depth", type=int, default=1000, help="documents kept per query (default 1000)")
+    fu.add_argument("--output-run", required=True, help="TREC run file to write")
+    fu.add_argument("--tag", default=None, help="run tag (default: the method)")
     return parser
 
 
