@@ -159,3 +159,10 @@ def test_query_judged_only_negative():
         values = {r["query_id"]: r["value"] for r in result.per_query.to_pylist() if r["measure"] == m}
         assert values["a"] == 0.0, m
         assert result.aggregate[m] == values["b"] / 2, m
+
+
+def test_wide_has_one_row_per_query_and_a_column_per_measure():
+    run = daft.from_pydict({"query_id": ["a", "a", "b"], "doc_id": ["d1", "d2", "d1"], "score": [2.0, 1.0, 1.0]})
+    qrels = daft.from_pydict({"query_id": ["a", "b"], "doc_id": ["d2", "d1"], "relevance": [1, 1]})
+    wide = evaluate(run, qrels, ["P@1", "RR"]).wide().to_pydict()
+    assert wide == {"query_id": ["a", "b"], "P@1": [0.0, 1.0], "RR": [0.5, 1.0]}

@@ -37,7 +37,7 @@ class Evaluation(NamedTuple):
 
     def wide(self) -> daft.DataFrame:
         """Per-query values as one row per query, one column per measure."""
-        return self.per_query.pivot(S.QUERY_ID, S.MEASURE, S.VALUE, list(self.aggregate)).sort(S.QUERY_ID)
+        return self.per_query.pivot(S.QUERY_ID, S.MEASURE, S.VALUE, "sum", list(self.aggregate)).sort(S.QUERY_ID)
 
 
 def _depth(measures: list[Measure], depth: int | None) -> int | None:
