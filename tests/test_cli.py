@@ -110,3 +110,33 @@ def test_fuse_command(tmp_path):
     assert float(lines[0][4]) == 1 / 63 + 1 / 61 and lines[0][5] == "rrf"
     bad = cli("fuse", "--method", "wsum", str(a), str(b), "--weights", "1", "--output-run", str(out))
     assert bad.returncode == 2 and "one weight per run" in bad.stderr
+
+
+def test_side_by_side_retrievers_and_fusion(tmp_path):
+    run_file = tmp_path / "hybrid.run"
+    out = cli(
+        "eval",
+        "--retriever",
+        "bm25",
+        "--retriever",
+        "dense",
+        "--fuse",
+        "rrf",
+        "--k",
+        "20",
+        "-m",
+        "nDCG@10",
+        "--json",
+        "--output-run",
+        str(run_file),
+    )
+    assert out.returncode == 0, out.stderr
+    systems = json.loads(out.stdout.strip().splitlines()[-1])
+    assert list(systems) == ["bm25", "dense-all-MiniLM-L6-v2", "rrf(bm25, dense-all-MiniLM-L6-v2)"]
+    assert all(0 < v["nDCG@10"] <= 1 for v in systems.values())
+    assert run_file.read_text().splitlines()[0].split()[5] == "rrf_bm25_dense-all-MiniLM-L6-v2"
+    again = cli("evaluate", str(ROOT / "data/demo/qrels/test.tsv"), str(run_file), "-m", "nDCG@10", "--json")
+    fused = systems["rrf(bm25, dense-all-MiniLM-L6-v2)"]["nDCG@10"]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["nDCG@10"] == pytest.approx(fused, abs=1e-12)
+    one = cli("search", "--retriever", "bm25", "--retriever", "dense", "--output-run", str(run_file))
+    assert one.returncode == 2 and "--fuse" in one.stderr

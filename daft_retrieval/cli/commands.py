@@ -45,12 +45,9 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-_DEFAULT_MODELS = {"dense": "all-MiniLM-L6-v2", "splade": "splade-tiny", "bm25": "bm25"}
-
-
-def _retrieve(args: argparse.Namespace, corpus, queries):
-    """The run of the chosen retriever (each returns the same run frame)."""
-    if args.retriever == "bm25":
+def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries):
+    """The run of one retriever (each returns the same run frame)."""
+    if retriever == "bm25":
         from daft_retrieval.retrieve.bm25 import bm25_search
         from daft_retrieval.text.tokenize import Tokenizer
 
@@ -58,10 +55,10 @@ def _retrieve(args: argparse.Namespace, corpus, queries):
         return bm25_search(
             corpus, queries, k=args.k, tokenizer=tokenizer, k1=args.k1, b=args.b, variant=args.bm25_variant
         )
-    if args.retriever == "splade":
+    if retriever == "splade":
         from daft_retrieval.retrieve.splade import splade_search
 
-        return splade_search(corpus, queries, model=args.model, k=args.k)
+        return splade_search(corpus, queries, model=args.splade_model, k=args.k)
     from daft_retrieval.encode.dense import DenseConfig
     from daft_retrieval.retrieve.dense import dense_search
 
@@ -75,64 +72,89 @@ def _retrieve(args: argparse.Namespace, corpus, queries):
     return dense_search(corpus, queries, config=config, k=args.k, index_dir=args.index_dir)
 
 
-def _search(args: argparse.Namespace):
+def _system_name(retriever: str, args: argparse.Namespace) -> str:
+    model = {"dense": args.model, "splade": args.splade_model}.get(retriever)
+    return f"{retriever}-{os.path.basename(model.rstrip('/'))}" if model else retriever
+
+
+def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
+    """Fuse run frames by ``method`` with the CLI's fusion options (shared by ``fuse`` and ``eval --fuse``)."""
+    from daft_retrieval.fuse import FUSIONS
+
+    if method == "rrf":
+        return FUSIONS["rrf"](runs, k=args.rrf_k, depth=depth)
+    if method == "wsum":
+        if args.weights is None or len(args.weights) != len(runs):
+            raise DataError(f"--fuse/--method wsum needs --weights with one weight per run ({len(runs)} runs)")
+        return FUSIONS["wsum"](runs, args.weights, norm=args.norm, depth=depth)
+    return FUSIONS[method](runs, norm=args.norm, depth=depth)
+
+
+def _search(args: argparse.Namespace) -> tuple:
+    """Load the dataset and run every retriever (and the fusion): ``(dataset, {system name: run})``."""
     from daft_retrieval.load import load_beir
 
     if args.k < 1:
         raise DataError(f"--k must be >= 1, not {args.k}")
-    args.model = args.model or _DEFAULT_MODELS[args.retriever]
+    retrievers = list(dict.fromkeys(args.retriever or ["dense"]))
+    if args.fuse and len(retrievers) < 2:
+        raise DataError("--fuse needs at least two --retriever options")
+    if len(retrievers) > 1 and not args.fuse and args.command == "search":
+        raise DataError("search writes one run: give one --retriever, or --fuse to combine several")
     dataset = load_beir(args.dataset or default_dataset(), split=args.split)
     for line in dataset.report.problems():
         print(f"warning: {dataset.name}: {line}", file=sys.stderr)
+    names = [_system_name(r, args) for r in retrievers]
     print(
         f"{dataset.name}: {dataset.report.documents:,} documents, {dataset.report.queries:,} queries, "
-        f"{dataset.report.judgements:,} judgements; retriever {args.retriever} ({args.model})",
+        f"{dataset.report.judgements:,} judgements; {', '.join(names)}",
         file=sys.stderr,
     )
-    run = _retrieve(args, dataset.corpus, dataset.queries).collect()
-    return dataset, run
+    runs = {name: _retrieve(r, args, dataset.corpus, dataset.queries).collect() for r, name in zip(retrievers, names)}
+    if args.fuse:
+        runs[f"{args.fuse}({', '.join(names)})"] = _fuse(args.fuse, list(runs.values()), args, args.k).collect()
+    return dataset, runs
 
 
-def _tag(args: argparse.Namespace) -> str:
-    return getattr(args, "tag", None) or re.sub(r"[^\w.\-]+", "_", f"{args.retriever}-{os.path.basename(args.model)}")
+def _tag(name: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", name).strip("_")
 
 
 def search_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.load import write_run
 
-    _, run = _search(args)
-    write_run(run, args.output_run, tag=_tag(args))
-    print(f"wrote {run.count_rows():,} lines to {args.output_run}", file=sys.stderr)
+    _, runs = _search(args)
+    name, run = list(runs.items())[-1]
+    write_run(run, args.output_run, tag=args.tag or _tag(name))
+    print(f"wrote {run.count_rows():,} lines ({name}) to {args.output_run}", file=sys.stderr)
     return 0
 
 
 def eval_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.evaluate import evaluate, parse_measures
     from daft_retrieval.load import write_run
+    from daft_retrieval.report.table import format_aggregate, format_per_query
 
     measures = parse_measures(args.measures)
-    dataset, run = _search(args)
+    dataset, runs = _search(args)
+    name, final = list(runs.items())[-1]
     if args.output_run:
-        write_run(run, args.output_run, tag=_tag(args))
-    result = evaluate(run, dataset.qrels, measures, queries=args.queries_in)
-    _print_report(result, args, f"{dataset.name} {args.retriever} {os.path.basename(args.model)}")
+        write_run(final, args.output_run, tag=_tag(name))
+    results = {n: evaluate(r, dataset.qrels, measures, queries=args.queries_in) for n, r in runs.items()}
+    if args.per_query:
+        print(format_per_query(results[name].per_query))
+    print(format_aggregate({f"{dataset.name} {n}": r.aggregate for n, r in results.items()}))
+    if args.json:
+        single = len(results) == 1
+        print(json.dumps(results[name].aggregate if single else {n: r.aggregate for n, r in results.items()}))
     return 0
 
 
 def fuse_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.fuse import FUSIONS
     from daft_retrieval.load import read_run, write_run
 
-    if args.method == "wsum" and (args.weights is None or len(args.weights) != len(args.runs)):
-        raise DataError(f"--method wsum needs --weights with one weight per run ({len(args.runs)} runs)")
     runs = [read_run(path) for path in args.runs]
-    if args.method == "rrf":
-        fused = FUSIONS["rrf"](runs, k=args.rrf_k, depth=args.depth)
-    elif args.method == "wsum":
-        fused = FUSIONS["wsum"](runs, args.weights, norm=args.norm, depth=args.depth)
-    else:
-        fused = FUSIONS[args.method](runs, norm=args.norm, depth=args.depth)
-    fused = fused.collect()
+    fused = _fuse(args.method, runs, args, args.depth).collect()
     write_run(fused, args.output_run, tag=args.tag or args.method)
     print(
         f"wrote {fused.count_rows():,} lines ({args.method} of {len(runs)} runs) to {args.output_run}", file=sys.stderr

@@ -46,16 +46,30 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv; default test)")
     p.add_argument(
         "--retriever",
-        default="dense",
+        action="append",
         choices=["dense", "bm25", "splade"],
-        help="retrieval model family (default dense)",
+        help="retriever; repeat it to run several side by side (default dense)",
     )
     p.add_argument(
-        "--model",
+        "--fuse",
+        choices=["rrf", "combsum", "combmnz", "wsum"],
         default=None,
-        help="model: local path, hub id, or short name of an installed offline model "
-        "(default: all-MiniLM-L6-v2 for dense, splade-tiny for splade)",
+        help="fuse the retrievers' runs (the fused run is the one written and evaluated last)",
     )
+    p.add_argument("--rrf-k", type=float, default=60, help="RRF constant k (default 60)")
+    p.add_argument(
+        "--norm",
+        choices=["min-max", "zmuv", "sum", "none"],
+        default="min-max",
+        help="score normalisation for combsum/combmnz/wsum (default min-max)",
+    )
+    p.add_argument("--weights", type=float, nargs="+", default=None, help="wsum: one weight per retriever")
+    p.add_argument(
+        "--model",
+        default="all-MiniLM-L6-v2",
+        help="dense model: local path, hub id, or short name of an installed offline model (default all-MiniLM-L6-v2)",
+    )
+    p.add_argument("--splade-model", default="splade-tiny", help="SPLADE model (default splade-tiny, offline)")
     p.add_argument("--k", type=int, default=100, help="documents per query (default 100)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
     p.add_argument("--fp16", action="store_true", help="half precision on CUDA")
