@@ -35,6 +35,7 @@ __all__ = [
     "TEXT",
     "TITLE",
     "VALUE",
+    "duplicates",
     "require_columns",
 ]
 
@@ -86,3 +87,13 @@ def conform(df: daft.DataFrame, schema: dict[str, DataType], what: str) -> daft.
     """Select ``schema``'s columns of ``df`` in order, cast to their types (extra columns are dropped)."""
     require_columns(df, schema, what)
     return df.select(*[daft.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+def duplicates(df: daft.DataFrame, keys: list[str], limit: int = 5) -> list[dict]:
+    """Up to ``limit`` key combinations that occur more than once, each with its count ``n``.
+
+    >>> duplicates(daft.from_pydict({"doc_id": ["a", "b", "a"]}), ["doc_id"])
+    [{'doc_id': 'a', 'n': 2}]
+    """
+    counts = df.groupby(*keys).agg(daft.col(keys[0]).count().alias("n"))
+    return counts.where(daft.col("n") > 1).limit(limit).to_pylist()

@@ -102,9 +102,9 @@ def _missing_id_error(path: str, fmt: str, id_field: str, io_config, what: str) 
 
 
 def _check_ids(df: daft.DataFrame, id_col: str, path: str, what: str) -> None:
-    dupes = df.groupby(id_col).agg(col(id_col).count().alias("n")).where(col("n") > 1).limit(5).to_pydict()
-    if dupes[id_col]:
-        shown = ", ".join(f"{i!r} ({n}x)" for i, n in zip(dupes[id_col], dupes["n"]))
+    dupes = S.duplicates(df, [id_col])
+    if dupes:
+        shown = ", ".join(f"{d[id_col]!r} ({d['n']}x)" for d in dupes)
         raise DataError(f"{path}: duplicate {what} id {shown}. Ids must be unique; remove or rename the copies.")
 
 

@@ -93,9 +93,7 @@ def read_run(path: str, *, io_config: daft.io.IOConfig | None = None) -> daft.Da
     fmt = "TREC run (qid Q0 docid rank score tag)"
     kinds = ["str", "str", "str", "int", "float", "str"]
     run = _parse(path, kinds, [S.QUERY_ID, None, S.DOC_ID, S.RANK, S.SCORE, None], fmt, io_config)
-    dupes = (
-        run.groupby(S.QUERY_ID, S.DOC_ID).agg(col(S.SCORE).count().alias("n")).where(col("n") > 1).limit(3)
-    ).to_pylist()
+    dupes = S.duplicates(run, [S.QUERY_ID, S.DOC_ID], limit=1)
     if dupes:
         d = dupes[0]
         raise DataError(
@@ -150,8 +148,7 @@ def read_qrels(path: str, *, format: str | None = None, io_config: daft.io.IOCon
         else:
             kinds, names, fmt = ["str", "str", "int"], [S.QUERY_ID, S.DOC_ID, S.RELEVANCE], "BEIR qrels TSV"
         qrels = _parse(path, kinds, names, fmt, io_config, header)
-    dupes = qrels.groupby(S.QUERY_ID, S.DOC_ID).agg(col(S.RELEVANCE).count().alias("n")).where(col("n") > 1)
-    dupes = dupes.limit(1).to_pylist()
+    dupes = S.duplicates(qrels, [S.QUERY_ID, S.DOC_ID], limit=1)
     if dupes:
         d = dupes[0]
         raise DataError(
