@@ -77,15 +77,20 @@ def _system_name(retriever: str, args: argparse.Namespace) -> str:
     return f"{retriever}-{os.path.basename(model.rstrip('/'))}" if model else retriever
 
 
+def _check_fusion(method: str | None, n_runs: int, args: argparse.Namespace) -> None:
+    """Fail on bad fusion options before any file is read or model run."""
+    if method == "wsum" and (args.weights is None or len(args.weights) != n_runs):
+        raise DataError(f"--fuse/--method wsum needs --weights with one weight per run ({n_runs} runs)")
+
+
 def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
     """Fuse run frames by ``method`` with the CLI's fusion options (shared by ``fuse`` and ``eval --fuse``)."""
     from daft_retrieval.fuse import FUSIONS
 
+    _check_fusion(method, len(runs), args)
     if method == "rrf":
         return FUSIONS["rrf"](runs, k=args.rrf_k, depth=depth)
     if method == "wsum":
-        if args.weights is None or len(args.weights) != len(runs):
-            raise DataError(f"--fuse/--method wsum needs --weights with one weight per run ({len(runs)} runs)")
         return FUSIONS["wsum"](runs, args.weights, norm=args.norm, depth=depth)
     return FUSIONS[method](runs, norm=args.norm, depth=depth)
 
@@ -101,6 +106,7 @@ def _search(args: argparse.Namespace) -> tuple:
         raise DataError("--fuse needs at least two --retriever options")
     if len(retrievers) > 1 and not args.fuse and args.command == "search":
         raise DataError("search writes one run: give one --retriever, or --fuse to combine several")
+    _check_fusion(args.fuse, len(retrievers), args)
     dataset = load_beir(args.dataset or default_dataset(), split=args.split)
     for line in dataset.report.problems():
         print(f"warning: {dataset.name}: {line}", file=sys.stderr)
@@ -153,6 +159,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
 def fuse_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.load import read_run, write_run
 
+    _check_fusion(args.method, len(args.runs), args)
     runs = [read_run(path) for path in args.runs]
     fused = _fuse(args.method, runs, args, args.depth).collect()
     write_run(fused, args.output_run, tag=args.tag or args.method)
