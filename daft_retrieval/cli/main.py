@@ -37,6 +37,18 @@ def _add_output(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fusion(p: argparse.ArgumentParser) -> None:
+    """Fusion options shared by ``fuse`` and ``eval/search --fuse``."""
+    p.add_argument("--rrf-k", type=float, default=60, help="RRF constant k (default 60)")
+    p.add_argument(
+        "--norm",
+        choices=["min-max", "zmuv", "sum", "none"],
+        default="min-max",
+        help="per-query score normalisation for combsum/combmnz/wsum (default min-max)",
+    )
+    p.add_argument("--weights", type=float, nargs="+", default=None, help="wsum: one weight per run, in order")
+
+
 def _add_retrieval(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dataset",
@@ -56,14 +68,7 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
         default=None,
         help="fuse the retrievers' runs (the fused run is the one written and evaluated last)",
     )
-    p.add_argument("--rrf-k", type=float, default=60, help="RRF constant k (default 60)")
-    p.add_argument(
-        "--norm",
-        choices=["min-max", "zmuv", "sum", "none"],
-        default="min-max",
-        help="score normalisation for combsum/combmnz/wsum (default min-max)",
-    )
-    p.add_argument("--weights", type=float, nargs="+", default=None, help="wsum: one weight per retriever")
+    _add_fusion(p)
     p.add_argument(
         "--model",
         default="all-MiniLM-L6-v2",
@@ -112,14 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     fu = sub.add_parser("fuse", help="fuse TREC runs (RRF, CombSUM, CombMNZ, weighted sum) into one TREC run")
     fu.add_argument("runs", nargs="+", help="TREC run files")
     fu.add_argument("--method", choices=["rrf", "combsum", "combmnz", "wsum"], default="rrf", help="default rrf")
-    fu.add_argument("--rrf-k", type=float, default=60, help="RRF constant k (default 60)")
-    fu.add_argument(
-        "--norm",
-        choices=["min-max", "zmuv", "sum", "none"],
-        default="min-max",
-        help="per-query score normalisation for combsum/combmnz/wsum (default min-max)",
-    )
-    fu.add_argument("--weights", type=float, nargs="+", default=None, help="wsum: one weight per run")
+    _add_fusion(fu)
     fu.add_argument("--depth", type=int, default=1000, help="documents kept per query (default 1000)")
     fu.add_argument("--output-run", required=True, help="TREC run file to write")
     fu.add_argument("--tag", default=None, help="run tag (default: the method)")
