@@ -13,6 +13,7 @@ mean token count over all of them, as in bm25s.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory
+from daft_retrieval.index.impacts import Impacts
 from daft_retrieval.index.postings import DF, DOC, TERM_ID, VALUE, WEIGHT, Postings, build_postings
 from daft_retrieval.score.bm25 import VARIANTS, bm25_weight
 from daft_retrieval.text.tokenize import Tokenizer
@@ -102,6 +104,11 @@ class BM25Index:
         postings = joined.select(TERM_ID, DOC, VALUE, weight.cast(DataType.float32()).alias(WEIGHT))
         postings = postings.sort([TERM_ID, DOC]).collect()
         return replace(self, postings=Postings(postings, p.vocabulary, p.documents))
+
+    @functools.cached_property
+    def impacts(self) -> Impacts:
+        """The weighted postings packed as arrays for :class:`~daft_retrieval.index.impacts.ImpactSearcher`."""
+        return Impacts.from_postings(self.postings, WEIGHT)
 
     def settings(self) -> dict:
         """What ``index.json`` records."""

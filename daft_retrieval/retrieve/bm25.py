@@ -46,4 +46,5 @@ def bm25_search(
         index = BM25Index.build(index_or_corpus, tokenizer=tokenizer, k1=k1, b=b, variant=variant)
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
     rows = index.tokenizer.terms(queries, S.QUERY_ID, col(S.TEXT)).with_column(VALUE, lit(1.0))
-    return search_postings(rows.select(S.QUERY_ID, TERM, VALUE), index.postings, k, weight=WEIGHT)
+    rows = rows.select(S.QUERY_ID, TERM, VALUE)
+    return search_postings(rows, index.postings, k, weight=WEIGHT, impacts=index.impacts)

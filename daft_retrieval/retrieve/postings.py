@@ -7,6 +7,11 @@ no cross join and no Python loop over queries. The top ``k`` per query are cut o
 (ordered by score, then ``doc`` descending, i.e. doc id descending), then named and ranked by
 :func:`daft_retrieval.run.rank_run`.
 
+Two engines compute the same run. ``method="impacts"`` (the default) gathers each query's terms into lists and
+scores them in an :class:`~daft_retrieval.index.impacts.ImpactSearcher` (NumPy term-at-a-time accumulation in a
+Daft class; 20x+ faster on one machine). ``method="join"`` is the relational plan: query terms joined with the
+postings, multiplied, and summed per (query, document) by a Daft groupby; it needs no array copy of the postings.
+
     >>> run = search_postings(query_rows, index.postings, k=100, weight="weight")  # doctest: +SKIP
 """
 
@@ -21,6 +26,7 @@ from daft.functions import row_number
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
+from daft_retrieval.index.impacts import Impacts, ImpactSearcher
 from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
 from daft_retrieval.run import rank_run
 
@@ -30,22 +36,35 @@ _QW = "_query_weight"
 _DW = "_doc_weight"
 _POS = "_position"
 _BATCH = "_batch"
+_HITS = "_hits"
 
 
 def search_postings(
-    query_rows: daft.DataFrame, index: Postings, k: int = 100, *, weight: str = VALUE, max_hits: int = 20_000_000
+    query_rows: daft.DataFrame,
+    index: Postings,
+    k: int = 100,
+    *,
+    weight: str = VALUE,
+    method: str = "impacts",
+    impacts: Impacts | None = None,
+    max_hits: int = 20_000_000,
 ) -> daft.DataFrame:
     """The run (``query_id, doc_id, score, rank``, top ``k`` per query) of ``query_rows`` against ``index``.
 
     ``weight`` names the postings column holding w_d(t) (``value`` for SPLADE, ``weight`` for BM25). Memory is
     bounded by ``max_hits``: queries are searched in batches whose (query term, posting) matches, the sum of
-    their terms' document frequencies, stay under it (one batch for ordinary collections).
+    their terms' document frequencies, stay under it (one batch for ordinary collections; ``method="join"`` only).
+    ``impacts``: the index's postings already packed by :meth:`Impacts.from_postings` (packed here when None).
     """
     S.require_columns(query_rows, [S.QUERY_ID, TERM, VALUE], "query terms")
     if k < 1:
         raise DataError(f"k must be >= 1, not {k}")
+    if method not in ("impacts", "join"):
+        raise DataError(f"method must be 'impacts' or 'join', not {method!r}")
     query = query_rows.groupby(S.QUERY_ID, TERM).agg(col(VALUE).sum().alias(_QW))
     query = query.join(index.vocabulary.select(TERM, TERM_ID, DF), on=TERM).select(S.QUERY_ID, TERM_ID, _QW, DF)
+    if method == "impacts":
+        return _search_impacts(query, index, k, impacts or Impacts.from_postings(index, weight))
     query = query.collect()
     hits = query.groupby(S.QUERY_ID).agg(col(DF).sum().alias(DF)).sort(S.QUERY_ID).to_pydict()
     cumulative = np.cumsum(np.asarray(hits[DF], dtype=np.int64))
@@ -57,6 +76,16 @@ def search_postings(
         return rank_run(daft.from_pydict({S.QUERY_ID: [], S.DOC_ID: [], S.SCORE: []}), k)
     run = runs[0] if len(runs) == 1 else functools.reduce(daft.DataFrame.concat, [r.collect() for r in runs])
     return run
+
+
+def _search_impacts(query: daft.DataFrame, index: Postings, k: int, impacts: Impacts) -> daft.DataFrame:
+    lists = query.groupby(S.QUERY_ID).agg(col(TERM_ID).list_agg().alias(TERM_ID), col(_QW).list_agg().alias(_QW))
+    searcher = ImpactSearcher(impacts, k)
+    hits = lists.select(S.QUERY_ID, searcher.top_k(col(TERM_ID), col(_QW)).alias(_HITS))
+    flat = hits.explode(_HITS).where(col(_HITS).not_null())
+    top = flat.select(S.QUERY_ID, col(_HITS)["doc"].alias(DOC), col(_HITS)[S.SCORE].alias(S.SCORE))
+    named = top.join(index.documents.select(DOC, S.DOC_ID), on=DOC)
+    return rank_run(named.select(S.QUERY_ID, S.DOC_ID, S.SCORE), k)
 
 
 def _search(query: daft.DataFrame, index: Postings, k: int, weight: str) -> daft.DataFrame:
