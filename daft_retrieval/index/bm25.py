@@ -13,7 +13,6 @@ mean token count over all of them, as in bm25s.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from dataclasses import dataclass, replace
@@ -25,7 +24,6 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory
-from daft_retrieval.index.impacts import Impacts
 from daft_retrieval.index.postings import DF, DOC, TERM_ID, VALUE, WEIGHT, Postings, build_postings
 from daft_retrieval.score.bm25 import VARIANTS, bm25_weight
 from daft_retrieval.text.tokenize import Tokenizer
@@ -49,6 +47,7 @@ class BM25Index:
     variant: str
     n_docs: int
     avgdl: float
+    path: str | None = None  # the index directory it was saved to or loaded from (searchers load it there)
 
     @classmethod
     def build(
@@ -83,7 +82,11 @@ class BM25Index:
     def with_params(self, *, k1: float | None = None, b: float | None = None, variant: str | None = None) -> BM25Index:
         """The same postings re-weighted with other parameters (no re-tokenising)."""
         return replace(
-            self, k1=self.k1 if k1 is None else k1, b=self.b if b is None else b, variant=variant or self.variant
+            self,
+            path=None,
+            k1=self.k1 if k1 is None else k1,
+            b=self.b if b is None else b,
+            variant=variant or self.variant,
         )._weigh()
 
     def _weigh(self) -> BM25Index:
@@ -105,11 +108,6 @@ class BM25Index:
         postings = postings.sort([TERM_ID, DOC]).collect()
         return replace(self, postings=Postings(postings, p.vocabulary, p.documents))
 
-    @functools.cached_property
-    def impacts(self) -> Impacts:
-        """The weighted postings packed as arrays for :class:`~daft_retrieval.index.impacts.ImpactSearcher`."""
-        return Impacts.from_postings(self.postings, WEIGHT)
-
     def settings(self) -> dict:
         """What ``index.json`` records."""
         return {
@@ -122,12 +120,14 @@ class BM25Index:
             "avgdl": self.avgdl,
         }
 
-    def save(self, path: str) -> None:
-        """Write the index directory (Parquet folders and ``index.json``), replacing any index there."""
+    def save(self, path: str) -> BM25Index:
+        """Write the index directory (Parquet folders and ``index.json``), replacing any index there; return the
+        index read back from it (searching a saved index loads its postings once per worker)."""
         with atomic_directory(path) as tmp:
             self.postings.save(tmp)
             with open(os.path.join(tmp, _META), "w") as fh:
                 json.dump(self.settings(), fh, indent=1)
+        return BM25Index.load(path)
 
     @classmethod
     def load(cls, path: str) -> BM25Index:
@@ -147,6 +147,7 @@ class BM25Index:
             variant=meta["variant"],
             n_docs=meta["n_docs"],
             avgdl=meta["avgdl"],
+            path=path,
         )
 
 

@@ -9,13 +9,14 @@ sums), scattered into a block x documents matrix, and the top ``k`` per row cut 
 descending (trec_eval's tie order), with no Python loop over queries. Only documents that match a query term
 are returned, as in the relational path (:func:`~daft_retrieval.retrieve.postings.search_postings`, ``method="join"``).
 
-    >>> impacts = Impacts.from_postings(index.postings, "weight")  # doctest: +SKIP
-    >>> queries.select(ImpactSearcher(impacts, k=10).top_k(col("term_ids"), col("weights")))  # doctest: +SKIP
+    >>> searcher = ImpactSearcher("data/index/scifact-bm25", "weight", k=10)  # doctest: +SKIP
+    >>> queries.select(searcher.top_k(col("term_ids"), col("weights")))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import NamedTuple
 
 import daft
@@ -33,29 +34,55 @@ _BLOCK_CELLS = 1 << 24  # score-matrix cells per query block (~128 MB of float64
 
 
 class Impacts(NamedTuple):
-    """Postings as arrays: ``offsets`` (int64, vocabulary size + 1), ``docs`` (int32), ``weights`` (float32)."""
+    """Postings as arrays: ``offsets`` (int64, vocabulary size + 1), ``docs`` (int32), ``weights`` (float32).
+
+    ``docs`` are numbered from ``first_doc`` (a shard holds documents ``first_doc .. first_doc + n_docs - 1``).
+    """
 
     offsets: np.ndarray
     docs: np.ndarray
     weights: np.ndarray
     n_docs: int
+    first_doc: int = 0
 
     @classmethod
-    def from_postings(cls, postings: object, weight: str) -> Impacts:
-        """Pack a :class:`~daft_retrieval.index.postings.Postings` (its ``weight`` column) into arrays."""
-        table = postings.postings.select("term_id", "doc", weight).sort(["term_id", "doc"]).to_arrow()
-        n_terms = postings.vocabulary.count_rows()
-        n_docs = postings.documents.count_rows()
+    def read(cls, path: str, weight: str, docs: tuple[int, int] | None = None) -> Impacts:
+        """Pack the postings of the index directory ``path`` (its ``weight`` column; documents in ``[lo, hi)``)."""
+        import pyarrow.dataset as pds
+        import pyarrow.parquet as pq
+
+        def rows(name: str) -> int:
+            return sum(pq.ParquetFile(f).metadata.num_rows for f in pds.dataset(os.path.join(path, name)).files)
+
+        dataset = pds.dataset(os.path.join(path, "postings"), format="parquet")
+        lo, hi = docs if docs is not None else (0, rows("documents"))
+        doc = pds.field("doc")
+        table = dataset.to_table(columns=["term_id", "doc", weight], filter=(doc >= lo) & (doc < hi))
+        table = table.sort_by([("term_id", "ascending"), ("doc", "ascending")])
         term_ids = table.column("term_id").to_numpy()
-        offsets = np.searchsorted(term_ids, np.arange(n_terms + 1)).astype(np.int64)
-        docs = table.column("doc").to_numpy().astype(np.int32)
-        weights = table.column(weight).to_numpy().astype(np.float32)
-        return cls(offsets, docs, weights, int(n_docs))
+        offsets = np.searchsorted(term_ids, np.arange(rows("vocabulary") + 1)).astype(np.int64)
+        local = (table.column("doc").to_numpy() - lo).astype(np.int32)
+        return cls(offsets, local, table.column(weight).to_numpy().astype(np.float32), int(hi - lo), int(lo))
 
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays."""
         return self.offsets.nbytes + self.docs.nbytes + self.weights.nbytes
+
+
+_LOADED: dict[tuple, Impacts] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load(path: str, weight: str, docs: tuple[int, int] | None) -> Impacts:
+    """:meth:`Impacts.read`, once per process and shard, shared by every searcher instance (like vector shards)."""
+    key = (os.path.abspath(path), os.path.getmtime(path), weight, docs)
+    with _LOAD_LOCK:
+        for gone in [old for old in _LOADED if not os.path.exists(old[0])]:  # e.g. a temporary index removed
+            del _LOADED[gone]
+        if key not in _LOADED:
+            _LOADED[key] = Impacts.read(path, weight, docs)
+        return _LOADED[key]
 
 
 def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,22 +115,25 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 @daft.cls(name_override="ImpactSearcher")
 class ImpactSearcher:
-    """Top ``k`` documents per query over :class:`Impacts`; queries are two list columns (term ids, weights).
-
-    Blocks of a batch are scored on ``threads`` threads (default: every core).
+    """Top ``k`` documents per query over one shard (documents ``docs = (lo, hi)``, default all) of the postings
+    in the index directory ``path``, loaded in ``__init__`` on the worker; queries are two list columns (term ids,
+    weights). Blocks of a batch are scored on ``threads`` threads (default: every core).
     """
 
-    def __init__(self, impacts: Impacts, k: int, label: str = "postings", threads: int | None = None) -> None:
+    def __init__(
+        self, path: str, weight: str, k: int, docs: tuple[int, int] | None = None, threads: int | None = None
+    ) -> None:
         from scipy.sparse import csr_matrix
 
-        self.k, self.n_docs = k, impacts.n_docs
+        impacts = _load(path, weight, docs)
+        self.k, self.n_docs, self.first_doc = k, impacts.n_docs, impacts.first_doc
         self.threads = threads or os.cpu_count() or 1
         self.n_terms = len(impacts.offsets) - 1
         self.postings = csr_matrix(
             (impacts.weights, impacts.docs, impacts.offsets), shape=(self.n_terms, impacts.n_docs), copy=False
         )
         self.block = max(1, _BLOCK_CELLS // max(1, impacts.n_docs))
-        self.progress = Progress(f"searching {label} ({impacts.n_docs:,} documents)")
+        self.progress = Progress(f"searching {os.path.basename(path)} ({impacts.n_docs:,} documents)")
 
     @daft.method.batch(return_dtype=HIT, batch_size=4096)
     def top_k(self, term_ids: daft.Series, weights: daft.Series) -> daft.Series:
@@ -139,7 +169,7 @@ class ImpactSearcher:
         dense = np.full(product.shape, -np.inf)
         dense[np.repeat(np.arange(product.shape[0]), np.diff(product.indptr)), product.indices] = product.data
         rows, cols, values = top_k_rows(dense, min(self.k, self.n_docs))
-        return rows + start, cols, values
+        return rows + start, cols + self.first_doc, values
 
 
 def _lists(series: daft.Series) -> pa.ListArray:

@@ -21,13 +21,14 @@ def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts]) if "://" in root else os.path.join(root, *parts)
 
 
-def load_beir(path: str, *, split: str = "test", io_config: daft.io.IOConfig | None = None) -> Dataset:
+def load_beir(path: str | os.PathLike, *, split: str = "test", io_config: daft.io.IOConfig | None = None) -> Dataset:
     """Load a BEIR folder into a checked :class:`Dataset`.
 
     >>> ds = load_beir("data/demo")
     >>> ds.corpus.column_names, ds.queries.column_names, ds.qrels.column_names
     (['doc_id', 'title', 'text'], ['query_id', 'text'], ['query_id', 'doc_id', 'relevance'])
     """
+    path = os.fspath(path)
     local = "://" not in path
     if local and not os.path.isdir(path):
         raise DataError(f"{path}: no such folder. A BEIR folder holds corpus.jsonl, queries.jsonl, qrels/.")

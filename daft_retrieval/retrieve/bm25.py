@@ -47,4 +47,4 @@ def bm25_search(
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
     rows = index.tokenizer.terms(queries, S.QUERY_ID, col(S.TEXT)).with_column(VALUE, lit(1.0))
     rows = rows.select(S.QUERY_ID, TERM, VALUE)
-    return search_postings(rows, index.postings, k, weight=WEIGHT, impacts=index.impacts)
+    return search_postings(rows, index.postings, k, weight=WEIGHT, path=index.path)

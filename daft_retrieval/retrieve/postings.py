@@ -18,6 +18,8 @@ postings, multiplied, and summed per (query, document) by a Daft groupby; it nee
 from __future__ import annotations
 
 import functools
+import itertools
+import tempfile
 
 import daft
 import numpy as np
@@ -26,7 +28,7 @@ from daft.functions import row_number
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.impacts import Impacts, ImpactSearcher
+from daft_retrieval.index.impacts import ImpactSearcher
 from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
 from daft_retrieval.run import rank_run
 
@@ -46,7 +48,8 @@ def search_postings(
     *,
     weight: str = VALUE,
     method: str = "impacts",
-    impacts: Impacts | None = None,
+    path: str | None = None,
+    shard_postings: int = 50_000_000,
     max_hits: int = 20_000_000,
 ) -> daft.DataFrame:
     """The run (``query_id, doc_id, score, rank``, top ``k`` per query) of ``query_rows`` against ``index``.
@@ -54,7 +57,9 @@ def search_postings(
     ``weight`` names the postings column holding w_d(t) (``value`` for SPLADE, ``weight`` for BM25). Memory is
     bounded by ``max_hits``: queries are searched in batches whose (query term, posting) matches, the sum of
     their terms' document frequencies, stay under it (one batch for ordinary collections; ``method="join"`` only).
-    ``impacts``: the index's postings already packed by :meth:`Impacts.from_postings` (packed here when None).
+    ``path``: the directory where ``index`` is saved (:meth:`Postings.save`), which the impact searchers load on
+    the workers; without one the index is written to a temporary directory and the run is collected before it is
+    removed. Documents are split into shards of about ``shard_postings`` postings, one searcher each.
     """
     S.require_columns(query_rows, [S.QUERY_ID, TERM, VALUE], "query terms")
     if k < 1:
@@ -64,7 +69,11 @@ def search_postings(
     query = query_rows.groupby(S.QUERY_ID, TERM).agg(col(VALUE).sum().alias(_QW))
     query = query.join(index.vocabulary.select(TERM, TERM_ID, DF), on=TERM).select(S.QUERY_ID, TERM_ID, _QW, DF)
     if method == "impacts":
-        return _search_impacts(query, index, k, impacts or Impacts.from_postings(index, weight))
+        if path is not None:
+            return _search_impacts(query, index, k, weight, path, shard_postings)
+        with tempfile.TemporaryDirectory(prefix="daft-retrieval-postings-") as tmp:
+            index.save(tmp)
+            return _search_impacts(query, index, k, weight, tmp, shard_postings).collect()
     query = query.collect()
     hits = query.groupby(S.QUERY_ID).agg(col(DF).sum().alias(DF)).sort(S.QUERY_ID).to_pydict()
     cumulative = np.cumsum(np.asarray(hits[DF], dtype=np.int64))
@@ -78,10 +87,19 @@ def search_postings(
     return run
 
 
-def _search_impacts(query: daft.DataFrame, index: Postings, k: int, impacts: Impacts) -> daft.DataFrame:
+def _search_impacts(
+    query: daft.DataFrame, index: Postings, k: int, weight: str, path: str, shard_postings: int
+) -> daft.DataFrame:
     lists = query.groupby(S.QUERY_ID).agg(col(TERM_ID).list_agg().alias(TERM_ID), col(_QW).list_agg().alias(_QW))
-    searcher = ImpactSearcher(impacts, k)
-    hits = lists.select(S.QUERY_ID, searcher.top_k(col(TERM_ID), col(_QW)).alias(_HITS))
+    lists = lists.collect()
+    n_docs, n_postings = index.documents.count_rows(), index.postings.count_rows()
+    n_shards = max(1, min(n_docs, -(-n_postings // max(1, shard_postings))))
+    bounds = np.linspace(0, n_docs, n_shards + 1).round().astype(int).tolist()
+    hits = None
+    for lo, hi in itertools.pairwise(bounds):
+        searcher = ImpactSearcher(path, weight, k, docs=(lo, hi) if n_shards > 1 else None)
+        part = lists.select(S.QUERY_ID, searcher.top_k(col(TERM_ID), col(_QW)).alias(_HITS))
+        hits = part if hits is None else hits.concat(part)
     flat = hits.explode(_HITS).where(col(_HITS).not_null())
     top = flat.select(S.QUERY_ID, col(_HITS)["doc"].alias(DOC), col(_HITS)[S.SCORE].alias(S.SCORE))
     named = top.join(index.documents.select(DOC, S.DOC_ID), on=DOC)
