@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the CLI caches embeddings by default: never in the user's cache from tests
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="daft-retrieval-tests-cache-")
 
 import pytest
 

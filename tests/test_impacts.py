@@ -37,6 +37,18 @@ def test_top_k_rows_equals_a_sort_with_ties_and_unmatched(k):
     assert got == _reference_top_k(scores, k)
 
 
+@pytest.mark.parametrize("k", [1, 5, 30])
+def test_top_k_rows_with_zero_as_unmatched(k):
+    rng = np.random.default_rng(10 + k)
+    scores = rng.integers(0, 4, size=(20, 25)).astype(np.float64)  # zeros are unmatched documents
+    scores[3] = 0.0
+    rows, cols, values = top_k_rows(scores, k, floor=0.0)
+    got = [[] for _ in range(len(scores))]
+    for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist()):
+        got[r].append((c, v))
+    assert got == _reference_top_k(np.where(scores > 0, scores, -np.inf), k)
+
+
 def test_top_k_rows_is_exact_where_float32_would_tie():
     # 1 + 1e-12 and 1 are equal in float32: the float64 order must still decide
     scores = np.array([[1.0, 1.0 + 1e-12, 1.0, 0.5]])

@@ -45,7 +45,16 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries):
+def _cache(args: argparse.Namespace):
+    """The embedding cache the options name (None with --no-cache)."""
+    if getattr(args, "no_cache", False):
+        return None
+    from daft_retrieval.cache import EmbeddingCache, default_cache_dir
+
+    return EmbeddingCache(args.cache or default_cache_dir())
+
+
+def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries, cache=None):
     """The run of one retriever (each returns the same run frame)."""
     if retriever == "bm25":
         from daft_retrieval.retrieve.bm25 import bm25_search
@@ -58,22 +67,57 @@ def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries):
     if retriever == "splade":
         from daft_retrieval.retrieve.splade import splade_search
 
-        return splade_search(corpus, queries, model=args.splade_model, k=args.k)
-    from daft_retrieval.encode.dense import DenseConfig
+        return splade_search(corpus, queries, model=args.splade_model, k=args.k, cache=cache)
+    if retriever == "late":
+        from daft_retrieval.retrieve.late import late_search
+
+        config = _model_config("late", args.late_model, args)
+        return late_search(
+            corpus, queries, config=config, k=args.k, nprobe=args.nprobe, candidates=args.candidates, cache=cache
+        )
     from daft_retrieval.retrieve.dense import dense_search
 
-    config = DenseConfig(
-        model=args.model,
-        device=args.device,
-        fp16=args.fp16,
-        batch_size=args.batch_size,
-        max_seq_length=args.max_seq_length,
+    config = _model_config("dense", args.model, args)
+    return dense_search(corpus, queries, config=config, k=args.k, index_dir=args.index_dir, cache=cache)
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    """The encoder options the CLI passes to every model it runs."""
+    return {"device": args.device, "fp16": args.fp16, "batch_size": args.batch_size}
+
+
+def _model_config(kind: str, model: str, args: argparse.Namespace):
+    """The config of a dense ("dense", "bi") or token ("late") model with the CLI's options."""
+    if kind == "late":
+        from daft_retrieval.encode.tokens import TokenConfig
+
+        return TokenConfig(model=model, max_seq_length=args.max_seq_length, **_model_options(args))
+    from daft_retrieval.encode.dense import DenseConfig
+
+    return DenseConfig(model=model, max_seq_length=args.max_seq_length, **_model_options(args))
+
+
+def _rerank(run, args: argparse.Namespace, dataset, cache=None):
+    from daft_retrieval.rerank import rerank
+
+    options = _model_options(args)
+    if args.reranker == "cross":
+        options["max_length"] = args.max_seq_length
+    else:
+        options["max_seq_length"] = args.max_seq_length
+    return rerank(
+        run,
+        dataset.queries,
+        dataset.corpus,
+        method=args.reranker,
+        model=args.rerank,
+        depth=args.rerank_depth,
+        **options,
     )
-    return dense_search(corpus, queries, config=config, k=args.k, index_dir=args.index_dir)
 
 
 def _system_name(retriever: str, args: argparse.Namespace) -> str:
-    model = {"dense": args.model, "splade": args.splade_model}.get(retriever)
+    model = {"dense": args.model, "splade": args.splade_model, "late": args.late_model}.get(retriever)
     return f"{retriever}-{os.path.basename(model.rstrip('/'))}" if model else retriever
 
 
@@ -101,6 +145,8 @@ def _search(args: argparse.Namespace) -> tuple:
 
     if args.k < 1:
         raise DataError(f"--k must be >= 1, not {args.k}")
+    if args.rerank and args.rerank_depth < 1:
+        raise DataError(f"--rerank-depth must be >= 1, not {args.rerank_depth}")
     retrievers = list(dict.fromkeys(args.retriever or ["dense"]))
     if args.fuse and len(retrievers) < 2:
         raise DataError("--fuse needs at least two --retriever options")
@@ -116,9 +162,16 @@ def _search(args: argparse.Namespace) -> tuple:
         f"{dataset.report.judgements:,} judgements; {', '.join(names)}",
         file=sys.stderr,
     )
-    runs = {name: _retrieve(r, args, dataset.corpus, dataset.queries).collect() for r, name in zip(retrievers, names)}
+    cache = _cache(args)
+    runs = {
+        name: _retrieve(r, args, dataset.corpus, dataset.queries, cache).collect() for r, name in zip(retrievers, names)
+    }
     if args.fuse:
         runs[f"{args.fuse}({', '.join(names)})"] = _fuse(args.fuse, list(runs.values()), args, args.k).collect()
+    if args.rerank:
+        last = list(runs)[-1]
+        model = os.path.basename(args.rerank.rstrip("/"))
+        runs[f"{args.reranker}-{model}@{args.rerank_depth}({last})"] = _rerank(runs[last], args, dataset, cache)
     return dataset, runs
 
 
@@ -169,4 +222,122 @@ def fuse_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": evaluate_cmd, "search": search_cmd, "eval": eval_cmd, "fuse": fuse_cmd}
+_SYSTEM_KEYS = {"name", "retriever", "model", "fuse", "runs", "rerank", "reranker", "of", "depth"}
+
+
+def _systems(args: argparse.Namespace) -> list[dict]:
+    """The systems to compare: from --experiment, else --bm25, --splade and each --model (in that order)."""
+    if args.experiment:
+        try:
+            with open(args.experiment) as fh:
+                spec = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"{args.experiment}: cannot read the experiment file: {exc}") from exc
+        systems = spec.get("systems") if isinstance(spec, dict) else None
+        if not systems:
+            raise DataError(f'{args.experiment}: expected {{"systems": [...]}} with at least one system')
+        return systems
+    systems = [{"retriever": "bm25"}] if args.bm25 else []
+    systems += [{"retriever": "splade"}] if args.splade else []
+    systems += [{"retriever": "dense", "model": m} for m in (args.model or [])]
+    if not systems:
+        raise DataError("compare needs systems: --model M (repeatable), --bm25, --splade, or --experiment FILE")
+    return systems
+
+
+def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cache):
+    """(name, run) of one experiment entry: a retriever, a fusion of earlier entries, or a rerank of one."""
+    where = f"system {system.get('name') or system}"
+    options = {k: v for k, v in system.items() if k not in _SYSTEM_KEYS}
+    local = argparse.Namespace(**{**vars(args), **options})
+    for key in options:
+        if key not in vars(args):
+            raise DataError(f"{where}: unknown option {key!r}")
+    if "fuse" in system:
+        names = system.get("runs") or []
+        missing = [n for n in names if n not in runs]
+        if len(names) < 2 or missing:
+            raise DataError(f"{where}: 'runs' must name at least two earlier systems (unknown: {missing})")
+        name = system.get("name") or f"{system['fuse']}({', '.join(names)})"
+        return name, _fuse(system["fuse"], [runs[n] for n in names], local, args.k).collect()
+    if "rerank" in system:
+        source = system.get("of") or (list(runs)[-1] if runs else None)
+        if source not in runs:
+            raise DataError(f"{where}: 'of' must name an earlier system, not {source!r}")
+        local.rerank, local.reranker = system["rerank"], system.get("reranker", "cross")
+        local.rerank_depth = system.get("depth", args.rerank_depth)
+        model = os.path.basename(str(system["rerank"]).rstrip("/"))
+        name = system.get("name") or f"{local.reranker}-{model}@{local.rerank_depth}({source})"
+        return name, _rerank(runs[source], local, dataset, cache)
+    retriever = system.get("retriever", "dense")
+    if retriever not in ("dense", "bm25", "splade", "late"):
+        raise DataError(f"{where}: unknown retriever {retriever!r}")
+    if "model" in system:
+        local.model = local.splade_model = local.late_model = system["model"]
+    elif retriever == "dense":
+        local.model = "all-MiniLM-L6-v2"
+    name = system.get("name") or _system_name(retriever, local)
+    return name, _retrieve(retriever, local, dataset.corpus, dataset.queries, cache).collect()
+
+
+def compare_cmd(args: argparse.Namespace) -> int:
+    from daft_retrieval.evaluate import parse_measures
+    from daft_retrieval.load import load_beir
+    from daft_retrieval.report.compare import compare
+
+    measures = parse_measures(args.measures)
+    systems = _systems(args)
+    dataset = load_beir(args.dataset or default_dataset(), split=args.split)
+    cache = _cache(args)
+    runs: dict = {}
+    for system in systems:
+        name, run = _run_system(system, args, dataset, runs, cache)
+        if name in runs:
+            raise DataError(f"two systems are named {name!r}: give each a distinct 'name'")
+        runs[name] = run
+        print(f"ran {name}", file=sys.stderr)
+    result = compare(runs, dataset.qrels, measures, dataset=dataset.name, trials=args.trials)
+    folder = args.output_dir or os.path.join("data", "reports", dataset.name)
+    paths = result.write(folder, plot=not args.no_plot)
+    print(result.markdown())
+    if args.json:
+        print(json.dumps(result.to_json()))
+    print(f"wrote {', '.join(paths)}", file=sys.stderr)
+    return 0
+
+
+def cache_cmd(args: argparse.Namespace) -> int:
+    from daft_retrieval.cache import EmbeddingCache, default_cache_dir
+
+    cache = EmbeddingCache(args.cache or default_cache_dir())
+    if args.cache_command == "prune":
+        removed = cache.prune(model=args.model, fingerprint=args.fingerprint)
+        print(
+            f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} from {cache.root}: {' '.join(removed)}"
+        )
+        return 0
+    stats = cache.stats()
+    if args.json:
+        print(json.dumps(stats, indent=1))
+        return 0
+    print(f"cache {stats['root']}: {len(stats['entries'])} entries")
+    print(f"{'fingerprint':<18}{'kind':<8}{'role':<10}{'rows':>10}{'MB':>9}  model")
+    for e in stats["entries"]:
+        print(
+            f"{e['fingerprint']:<18}{e['kind']:<8}{e['role']:<10}{e['rows']:>10,}{e['bytes'] / 1e6:>9.1f}  {e['model']}"
+        )
+    counts = stats["last_run"].get("counts", {})
+    if counts:
+        hits, misses = sum(c["hits"] for c in counts.values()), sum(c["misses"] for c in counts.values())
+        print(f"last run: {hits:,} hits, {misses:,} misses (distinct texts)")
+    return 0
+
+
+COMMANDS = {
+    "evaluate": evaluate_cmd,
+    "search": search_cmd,
+    "eval": eval_cmd,
+    "fuse": fuse_cmd,
+    "compare": compare_cmd,
+    "cache": cache_cmd,
+}

@@ -49,7 +49,7 @@ def _add_fusion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=float, nargs="+", default=None, help="wsum: one weight per run, in order")
 
 
-def _add_retrieval(p: argparse.ArgumentParser) -> None:
+def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> None:
     p.add_argument(
         "--dataset",
         default=None,
@@ -59,7 +59,7 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--retriever",
         action="append",
-        choices=["dense", "bm25", "splade"],
+        choices=["dense", "bm25", "splade", "late"],
         help="retriever; repeat it to run several side by side (default dense)",
     )
     p.add_argument(
@@ -69,18 +69,41 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
         help="fuse the retrievers' runs (the fused run is the one written and evaluated last)",
     )
     _add_fusion(p)
-    p.add_argument(
-        "--model",
-        default="all-MiniLM-L6-v2",
-        help="dense model: local path, hub id, or short name of an installed offline model (default all-MiniLM-L6-v2)",
-    )
+    if many_models:
+        p.add_argument("--model", action="append", default=None, help="a dense model to compare; repeat it")
+    else:
+        p.add_argument(
+            "--model",
+            default="all-MiniLM-L6-v2",
+            help="dense model: local path, hub id, or short name of an offline model (default all-MiniLM-L6-v2)",
+        )
     p.add_argument("--splade-model", default="splade-tiny", help="SPLADE model (default splade-tiny, offline)")
+    p.add_argument(
+        "--late-model", default="all-MiniLM-L6-v2", help="late-interaction (token) model (default all-MiniLM-L6-v2)"
+    )
+    p.add_argument("--nprobe", type=int, default=4, help="late: centroids probed per query token; 0 = brute force")
+    p.add_argument("--candidates", type=int, default=1024, help="late: documents scored exactly per query")
+    p.add_argument(
+        "--rerank",
+        default=None,
+        metavar="MODEL",
+        help="rerank the last run's top --rerank-depth with MODEL (local path, hub id or short name)",
+    )
+    p.add_argument(
+        "--reranker",
+        choices=["cross", "bi", "late"],
+        default="cross",
+        help="how --rerank scores: cross-encoder (default), bi-encoder cosine, or late-interaction MaxSim",
+    )
+    p.add_argument("--rerank-depth", type=int, default=100, help="documents per query to rerank (default 100)")
     p.add_argument("--k", type=int, default=100, help="documents per query (default 100)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
     p.add_argument("--fp16", action="store_true", help="half precision on CUDA")
     p.add_argument("--batch-size", type=int, default=32, help="encoder batch size (default 32)")
     p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens")
     p.add_argument("--index-dir", default=None, help="keep the vector index here (default: a temporary folder)")
+    _add_cache(p)
+    p.add_argument("--no-cache", action="store_true", help="encode every text, reading and writing no cache")
     p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
     p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
     p.add_argument(
@@ -91,6 +114,16 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--stopwords", default=None, help="BM25 stopword list, e.g. en (default: none)")
     p.add_argument("--stemmer", default=None, help="BM25 Snowball stemmer, e.g. english (needs PyStemmer)")
+
+
+def _add_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="embedding cache: a folder or object-store URL "
+        "(default $DAFT_RETRIEVAL_CACHE/embeddings, else ~/.cache/daft_retrieval/embeddings)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +154,35 @@ def build_parser() -> argparse.ArgumentParser:
     fu.add_argument("--depth", type=int, default=1000, help="documents kept per query (default 1000)")
     fu.add_argument("--output-run", required=True, help="TREC run file to write")
     fu.add_argument("--tag", default=None, help="run tag (default: the method)")
+
+    co = sub.add_parser(
+        "compare",
+        help="compare systems side by side: table, per-query values, paired tests, Markdown/JSON/PNG report",
+    )
+    _add_retrieval(co, many_models=True)
+    _add_output(co)
+    co.add_argument("--bm25", action="store_true", help="add BM25 (with the --k1/--b/--stopwords/... options)")
+    co.add_argument("--splade", action="store_true", help="add SPLADE (--splade-model)")
+    co.add_argument(
+        "--experiment",
+        default=None,
+        help='JSON file listing the systems: {"systems": [{"name": ..., "retriever": "dense", "model": ...}, '
+        '{"retriever": "bm25", "stopwords": "en"}, {"name": "hybrid", "fuse": "rrf", "runs": [...]}, '
+        '{"rerank": MODEL, "reranker": "bi", "of": NAME, "depth": 100}]}',
+    )
+    co.add_argument("--output-dir", default=None, help="report folder (default data/reports/<dataset>)")
+    co.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
+    co.add_argument("--trials", type=int, default=10_000, help="randomisation-test trials (default 10000)")
+
+    ca = sub.add_parser("cache", help="inspect or prune the embedding cache")
+    ca_sub = ca.add_subparsers(dest="cache_command", required=True)
+    st = ca_sub.add_parser("stats", help="models, rows, bytes, and the last run's hits and misses")
+    _add_cache(st)
+    st.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    pr = ca_sub.add_parser("prune", help="delete a model's entries")
+    _add_cache(pr)
+    pr.add_argument("--model", default=None, help="the model as given when encoding (e.g. all-MiniLM-L6-v2)")
+    pr.add_argument("--fingerprint", default=None, help="one entry, by the fingerprint 'cache stats' shows")
     return parser
 
 

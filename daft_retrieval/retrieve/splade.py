@@ -14,11 +14,11 @@ from daft import col
 
 from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
-from daft_retrieval.encode.sparse import SparseEncoder
+from daft_retrieval.encode.sparse import SparseConfig, resolve_sparse_model, sparse_encoder
 from daft_retrieval.index.postings import TERM, VALUE, WEIGHT, Postings, build_postings
 from daft_retrieval.retrieve.postings import search_postings
 
-__all__ = ["sparse_rows", "splade_index", "splade_search"]
+__all__ = ["sparse_rows", "sparse_vectors", "splade_index", "splade_search"]
 
 _VECTOR = "_sparse"
 
@@ -30,11 +30,31 @@ def sparse_rows(frame: daft.DataFrame, key: str, vectors: daft.Expression) -> da
     return unnested.select(col(key), col(TERM), col(WEIGHT).alias(VALUE))
 
 
-def splade_index(corpus: daft.DataFrame, *, model: str = "splade-tiny", encoder: object | None = None) -> Postings:
-    """Postings (``value`` = document term weight) of ``corpus`` encoded by ``encoder`` (default: ``model``)."""
+def sparse_vectors(
+    frame: daft.DataFrame, key: str, text: daft.Expression, config: SparseConfig, *, role: str, cache=None
+) -> daft.DataFrame:
+    """``key, term, value`` rows of the texts' sparse vectors; with a ``cache``, only its misses are encoded."""
+    encoder = sparse_encoder(config)
+    method = encoder.encode_queries if role == "query" else encoder.encode_documents
+    if cache is None:
+        return sparse_rows(frame, key, method(text))
+    from daft_retrieval.cache import cached_encode, fingerprint
+    from daft_retrieval.cache.cached import TEXT
+    from daft_retrieval.cache.store import VALUE as CACHED
+
+    def compute(texts: daft.DataFrame) -> daft.DataFrame:
+        return texts.select(*[c for c in texts.column_names if c != TEXT], method(col(TEXT)).alias(CACHED))
+
+    fp, meta = fingerprint("sparse", config, role=role, resolve=resolve_sparse_model)
+    vectors = cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute)
+    return sparse_rows(vectors, key, col(CACHED))
+
+
+def splade_index(corpus: daft.DataFrame, *, model: str = "splade-tiny", cache=None, **options) -> Postings:
+    """Postings (``value`` = document term weight) of ``corpus`` encoded by ``model`` (options: SparseConfig)."""
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
-    encoder = encoder or SparseEncoder(model)
-    rows = sparse_rows(corpus, S.DOC_ID, encoder.encode_documents(document_text()))
+    config = SparseConfig(model=model, **options)
+    rows = sparse_vectors(corpus, S.DOC_ID, document_text(), config, role="document", cache=cache)
     return build_postings(rows, documents=corpus)
 
 
@@ -44,12 +64,14 @@ def splade_search(
     *,
     model: str = "splade-tiny",
     k: int = 100,
-    encoder: object | None = None,
+    cache=None,
+    **options,
 ) -> daft.DataFrame:
-    """Top-``k`` SPLADE run for ``queries`` (``query_id, text``) over a corpus frame or a :func:`splade_index`."""
+    """Top-``k`` SPLADE run for ``queries`` (``query_id, text``) over a corpus frame or a :func:`splade_index`
+    (options: :class:`~daft_retrieval.encode.sparse.SparseConfig`; ``cache``: an embedding cache)."""
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
-    encoder = encoder or SparseEncoder(model)
+    config = SparseConfig(model=model, **options)
     is_index = isinstance(corpus_or_index, Postings)
-    index = corpus_or_index if is_index else splade_index(corpus_or_index, encoder=encoder)
-    rows = sparse_rows(queries, S.QUERY_ID, encoder.encode_queries(col(S.TEXT)))
+    index = corpus_or_index if is_index else splade_index(corpus_or_index, model=model, cache=cache, **options)
+    rows = sparse_vectors(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache)
     return search_postings(rows, index, k, weight=VALUE)

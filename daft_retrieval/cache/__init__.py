@@ -1,0 +1,7 @@
+"""The model-versioned embedding cache: keys, the Parquet store, and cached encoding."""
+
+from daft_retrieval.cache.cached import cached_encode
+from daft_retrieval.cache.fingerprint import fingerprint, weights_digest
+from daft_retrieval.cache.store import EmbeddingCache, default_cache_dir
+
+__all__ = ["EmbeddingCache", "cached_encode", "default_cache_dir", "fingerprint", "weights_digest"]

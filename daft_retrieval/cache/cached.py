@@ -1,0 +1,62 @@
+"""Serve a text column's embeddings from the cache, encoding only the misses and committing them as it goes.
+
+1. every row's text is hashed (two native 64-bit hashes); distinct texts are looked up in the cache with a join;
+2. the misses (an anti-join) are encoded in chunks of ``cache.commit_rows`` by ``compute``; each chunk is committed to
+   the cache as soon as it is done, so a run killed after hours keeps all but the last chunk;
+3. the result joins every row back to its vector: ``key, value``.
+
+Hits and misses (distinct texts) are counted in the cache (``daft-retrieval cache stats``).
+
+    >>> out = cached_encode(corpus, "doc_id", document_text(), cache=c, fp=fp, meta=meta, compute=f)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import daft
+from daft import Expression, col
+
+from daft_retrieval.cache.fingerprint import HASH_1, HASH_2, text_hashes
+from daft_retrieval.cache.store import VALUE, EmbeddingCache
+from daft_retrieval.progress import Progress
+
+__all__ = ["TEXT", "cached_encode"]
+
+TEXT = "_text"
+KEYS = [HASH_1, HASH_2]
+
+
+def cached_encode(
+    frame: daft.DataFrame,
+    key: str,
+    text: Expression,
+    *,
+    cache: EmbeddingCache,
+    fp: str,
+    meta: dict,
+    compute: Callable[[daft.DataFrame], daft.DataFrame],
+) -> daft.DataFrame:
+    """``key, value`` for every row of ``frame``; ``compute`` maps ``_h1, _h2, _text`` rows to ``_h1, _h2, value``."""
+    hashed = frame.select(col(key), text.fill_null("").alias(TEXT)).with_columns(
+        {e.name(): e for e in text_hashes(col(TEXT))}
+    )
+    hashed = hashed.collect()
+    unique = hashed.groupby(*KEYS).agg(col(TEXT).any_value()).collect()
+    cached = cache.lookup(fp)
+    misses = unique if cached is None else unique.join(cached.select(*KEYS), on=KEYS, how="anti")
+    misses = misses.to_arrow()
+    n_unique, n_misses = unique.count_rows(), misses.num_rows
+    progress = Progress(f"cache {fp}: {n_unique - n_misses:,} hits, encoding {n_misses:,}") if n_misses else None
+    for start in range(0, n_misses, cache.commit_rows):
+        chunk = compute(daft.from_arrow(misses.slice(start, cache.commit_rows))).select(*KEYS, VALUE).to_arrow()
+        cache.append(fp, meta, chunk)
+        if progress is not None:
+            progress.add(chunk.num_rows)
+    cache.count(fp, hits=n_unique - n_misses, misses=n_misses)
+    values = cache.lookup(fp)
+    if values is None:  # nothing to encode and nothing cached: an empty frame
+        return hashed.select(col(key), col(TEXT).cast(daft.DataType.list(daft.DataType.float32())).alias(VALUE)).limit(
+            0
+        )
+    return hashed.join(values, on=KEYS).select(col(key), col(VALUE))

@@ -1,0 +1,51 @@
+"""Spherical k-means (Lloyd's iterations on unit vectors, assignment by dot product), for centroid pruning.
+
+>>> rng = np.random.default_rng(0)
+>>> x = np.concatenate([rng.normal(5, 0.1, (50, 2)), rng.normal(-5, 0.1, (50, 2))]).astype(np.float32)
+>>> centroids = kmeans(x, 2, seed=0)
+>>> sorted(np.sign(centroids[:, 0]).tolist())
+[-1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["assign", "kmeans"]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
+
+
+def assign(vectors: np.ndarray, centroids: np.ndarray, block: int = 65536) -> np.ndarray:
+    """Index of the nearest centroid (largest dot product) of each vector, in blocks of ``block`` rows."""
+    out = np.empty(len(vectors), dtype=np.int32)
+    for start in range(0, len(vectors), block):
+        out[start : start + block] = np.argmax(vectors[start : start + block] @ centroids.T, axis=1)
+    return out
+
+
+def kmeans(vectors: np.ndarray, k: int, *, iterations: int = 10, seed: int = 0) -> np.ndarray:
+    """``k`` unit-length centroids of ``vectors`` (``n x dim``); initialised on ``k`` distinct random vectors.
+
+    An empty cluster is re-seeded on the vector farthest from its centroid.
+    """
+    from scipy.sparse import csr_matrix
+
+    x = _unit(np.asarray(vectors, dtype=np.float32))
+    k = max(1, min(k, len(x)))
+    rng = np.random.default_rng(seed)
+    centroids = x[rng.choice(len(x), size=k, replace=False)].copy()
+    for _ in range(iterations):
+        codes = assign(x, centroids)
+        members = csr_matrix((np.ones(len(x), np.float32), (codes, np.arange(len(x)))), shape=(k, len(x)))
+        sums = np.asarray(members @ x)
+        counts = np.bincount(codes, minlength=k)
+        empty = np.flatnonzero(counts == 0)
+        if len(empty):
+            similarity = np.einsum("ij,ij->i", x, centroids[codes])
+            sums[empty] = x[np.argsort(similarity)[: len(empty)]]
+        centroids = _unit(sums)
+    return centroids

@@ -1,0 +1,176 @@
+"""Side-by-side comparison of systems on one collection: a systems x measures table, the per-query frame, paired
+significance tests against the first system, and Markdown, JSON and PNG reports.
+
+Every system is evaluated over the same queries (every qrels query, 0 when a run misses it: trec_eval -c), so
+per-query values pair up. For each other system and measure: the mean difference to the first system, the paired
+t-test p-value and the randomisation-test p-value (:mod:`daft_retrieval.report.significance`).
+
+    >>> result = compare({"bm25": run_a, "minilm": run_b}, ds.qrels, ["nDCG@10", "R@100"])  # doctest: +SKIP
+    >>> result.write("data/reports/scifact")  # doctest: +SKIP  (comparison.md, .json, .png)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import daft
+import numpy as np
+from daft import col, lit
+
+from daft_retrieval import schema as S
+from daft_retrieval.errors import DataError
+from daft_retrieval.report.significance import paired_t_test, randomization_test
+
+__all__ = ["SYSTEM", "Comparison", "compare"]
+
+SYSTEM = "system"
+
+
+@dataclass
+class Comparison:
+    """``table``: system -> measure -> mean; ``per_query``: frame ``system, query_id, measure, value``;
+    ``tests``: one dict per (system, measure) other than the baseline (the first system)."""
+
+    table: dict[str, dict[str, float]]
+    per_query: daft.DataFrame
+    tests: list[dict]
+    dataset: str = ""
+
+    @property
+    def baseline(self) -> str:
+        return next(iter(self.table))
+
+    def markdown(self, alpha: float = 0.05) -> str:
+        """The table with each mean marked + / - where it is significantly above / below the baseline (both tests
+        at ``alpha``), then the tests."""
+        measures = list(next(iter(self.table.values())))
+        marks = {
+            (t[SYSTEM], t["measure"]): ("+" if t["difference"] > 0 else "-")
+            for t in self.tests
+            if t["p_t_test"] < alpha and t["p_randomization"] < alpha
+        }
+        lines = [f"# {self.dataset} comparison" if self.dataset else "# Comparison", ""]
+        lines += ["| system | " + " | ".join(measures) + " |", "|---" * (len(measures) + 1) + "|"]
+        for system, values in self.table.items():
+            cells = [f"{values[m]:.4f}{marks.get((system, m), '')}" for m in measures]
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            f"+ / -: significantly above / below {self.baseline} (paired t-test and randomisation, p < {alpha}).",
+            "",
+            "| system | measure | difference | p (t-test) | p (randomisation) |",
+            "|---|---|---|---|---|",
+        ]
+        for t in self.tests:
+            lines.append(
+                f"| {t[SYSTEM]} | {t['measure']} | {t['difference']:+.4f} | {t['p_t_test']:.4g} "
+                f"| {t['p_randomization']:.4g} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict:
+        return {"dataset": self.dataset, "baseline": self.baseline, "table": self.table, "tests": self.tests}
+
+    def plot(self, path: str) -> None:
+        """A PNG: means per measure and system (grouped bars), and the per-query differences to the baseline on
+        the first measure, sorted (where each system wins and loses)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        measures, systems = list(next(iter(self.table.values()))), list(self.table)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+        width = 0.8 / len(systems)
+        for i, system in enumerate(systems):
+            x = np.arange(len(measures)) + i * width
+            left.bar(x, [self.table[system][m] for m in measures], width, label=system)
+        left.set_xticks(np.arange(len(measures)) + 0.4 - width / 2, measures)
+        left.set_ylabel("mean over queries")
+        left.set_title(f"{self.dataset}: means".strip(": "))
+        left.legend(fontsize=8)
+        first = measures[0]
+        values = self._values(first)
+        base = values[self.baseline]
+        for system in systems[1:]:
+            diff = np.sort(values[system] - base)[::-1]
+            right.plot(np.arange(len(diff)), diff, label=f"{system} - {self.baseline}")
+        right.axhline(0, color="grey", linewidth=0.8)
+        right.set_xlabel("queries, sorted by difference")
+        right.set_ylabel(f"{first} difference")
+        right.set_title(f"per-query {first} against {self.baseline}")
+        if len(systems) > 1:
+            right.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+    def _values(self, measure: str) -> dict[str, np.ndarray]:
+        rows = self.per_query.where(col(S.MEASURE) == measure).sort([SYSTEM, S.QUERY_ID]).to_pydict()
+        out: dict[str, list[float]] = {}
+        for system, value in zip(rows[SYSTEM], rows[S.VALUE]):
+            out.setdefault(system, []).append(value)
+        return {s: np.asarray(v) for s, v in out.items()}
+
+    def write(self, folder: str, *, plot: bool = True) -> list[str]:
+        """Write ``comparison.md``, ``comparison.json``, ``per_query.parquet`` (and ``comparison.png``) into
+        ``folder``; returns the paths."""
+        os.makedirs(folder, exist_ok=True)
+        paths = [os.path.join(folder, name) for name in ("comparison.md", "comparison.json")]
+        for path, text in zip(paths, (self.markdown(), json.dumps(self.to_json(), indent=1))):
+            tmp = path + ".tmp"
+            with open(tmp, "w") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        table = os.path.join(folder, "per_query.parquet")
+        import pyarrow.parquet as pq
+
+        pq.write_table(self.per_query.to_arrow(), table + ".tmp")
+        os.replace(table + ".tmp", table)
+        paths.append(table)
+        if plot:
+            self.plot(os.path.join(folder, "comparison.png"))
+            paths.append(os.path.join(folder, "comparison.png"))
+        return paths
+
+
+def compare(
+    runs: dict[str, daft.DataFrame],
+    qrels: daft.DataFrame,
+    measures: list[str],
+    *,
+    dataset: str = "",
+    trials: int = 10_000,
+) -> Comparison:
+    """Evaluate every run on ``qrels`` and test each against the first (the baseline)."""
+    from daft_retrieval.evaluate import evaluate
+
+    if len(runs) < 1:
+        raise DataError("compare needs at least one system")
+    table, frames = {}, []
+    for name, run in runs.items():
+        result = evaluate(run, qrels, measures)
+        table[name] = result.aggregate
+        frames.append(result.per_query.with_column(SYSTEM, lit(name)))
+    per_query = frames[0]
+    for frame in frames[1:]:
+        per_query = per_query.concat(frame)
+    per_query = per_query.select(SYSTEM, S.QUERY_ID, S.MEASURE, S.VALUE).collect()
+    result = Comparison(table, per_query, [], dataset)
+    names = list(runs)
+    for measure in next(iter(table.values())):
+        values = result._values(measure)
+        base = values[names[0]]
+        for name in names[1:]:
+            result.tests.append(
+                {
+                    SYSTEM: name,
+                    "measure": measure,
+                    "difference": float(values[name].mean() - base.mean()),
+                    "p_t_test": paired_t_test(base, values[name]),
+                    "p_randomization": randomization_test(base, values[name], trials=trials),
+                }
+            )
+    return result

@@ -1,0 +1,94 @@
+"""Cross-encoder scoring as a Daft class: sentence-transformers ``CrossEncoder`` over (query, passage) pairs.
+
+score(q, d) = the model's relevance logit for the pair (Nogueira & Cho, "Passage Re-ranking with BERT", 2019).
+The model is a local path or a hub id (e.g. ``cross-encoder/ms-marco-MiniLM-L6-v2`` for users online); it loads
+in ``__init__`` on the worker, once per process.
+
+    >>> scorer = CrossEncoderScorer("cross-encoder/ms-marco-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> pairs.with_column("score", scorer.score(col("query"), col("document")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, replace
+
+import daft
+import numpy as np
+from daft import DataType
+
+from daft_retrieval.encode.dense import DenseConfig
+from daft_retrieval.encode.models import resolve_model
+from daft_retrieval.progress import Progress
+
+__all__ = ["CrossConfig", "CrossEncoderScorer"]
+
+
+@dataclass(frozen=True)
+class CrossConfig:
+    """Model and run options of a cross-encoder (``max_length``: tokens per pair, None = the model's)."""
+
+    model: str
+    device: str | None = None
+    fp16: bool = False
+    batch_size: int = 32
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        DenseConfig(model=self.model, device=self.device, batch_size=self.batch_size)  # same checks
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_MODELS: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+
+
+def _load(config: CrossConfig):
+    key = (config.model, config.device, config.fp16, config.max_length)
+    with _LOCK:
+        if key not in _MODELS:
+            import torch
+            from sentence_transformers import CrossEncoder
+
+            device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            model = CrossEncoder(resolve_model(config.model), device=device, max_length=config.max_length)
+            if config.fp16 and device.startswith("cuda"):
+                model.model.half()
+            _MODELS[key] = (model, threading.Lock())
+        return _MODELS[key]
+
+
+class _CrossScorer:
+    def __init__(self, config: CrossConfig) -> None:
+        self.config = config
+        self.model, self.lock = _load(config)
+        self.progress = Progress(f"reranking with {config.model}")
+
+    @daft.method.batch(return_dtype=DataType.float64(), batch_size=256)
+    def score(self, queries: daft.Series, documents: daft.Series) -> np.ndarray:
+        """The model's score of each (query text, document text) row."""
+        pairs = [(q or "", d or "") for q, d in zip(queries.to_pylist(), documents.to_pylist())]
+        with self.lock:
+            scores = self.model.predict(
+                pairs, batch_size=self.config.batch_size, convert_to_numpy=True, show_progress_bar=False
+            )
+        self.progress.add(len(pairs))
+        return np.asarray(scores, dtype=np.float64).reshape(len(pairs), -1)[:, 0]
+
+
+_CPU = daft.cls(_CrossScorer, name_override="CrossEncoderScorer")
+
+
+class _GpuCrossScorer(_CrossScorer):
+    pass
+
+
+_GPU = daft.cls(_GpuCrossScorer, gpus=1, name_override="CrossEncoderScorer")
+
+
+def CrossEncoderScorer(model: str, **options) -> object:
+    """A Daft cross-encoder for ``model``; options as :class:`CrossConfig` (checked now, nothing loads)."""
+    config = replace(CrossConfig(model), **options)
+    return (_GPU if (config.device or "").startswith("cuda") else _CPU)(config)

@@ -1,0 +1,118 @@
+"""Rerank a run's top ``depth`` per query: cross-encoder, bi-encoder or late interaction (MaxSim).
+
+The candidates are the run's rows with rank <= ``depth``, joined with the query texts and the corpus passages
+(``title + " " + text``); each pair gets a new score and the result is a run frame (``query_id, doc_id, score,
+rank``, trec_eval order) holding those candidates only.
+
+- ``"cross"``: a sentence-transformers ``CrossEncoder`` scores each pair (:class:`CrossEncoderScorer`);
+- ``"bi"``: another dense model embeds the queries and the candidate passages; score = cosine
+  (:class:`~daft_retrieval.encode.dense.DenseEncoder`); each text is embedded once, however many pairs hold it;
+- ``"late"``: token embeddings of both sides (:class:`~daft_retrieval.encode.tokens.TokenEncoder`); score = MaxSim.
+
+    >>> first = bm25_search(ds.corpus, ds.queries, k=100)  # doctest: +SKIP
+    >>> run = rerank(first, ds.queries, ds.corpus, method="bi", model="all-mpnet-base-v2", depth=100)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import daft
+import numpy as np
+from daft import DataType, col
+
+from daft_retrieval import schema as S
+from daft_retrieval.encode.dense import DenseConfig
+from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
+from daft_retrieval.encode.tokens import TokenConfig, token_dim, token_vectors
+from daft_retrieval.errors import DataError
+from daft_retrieval.run import rank_run
+
+__all__ = ["RERANKERS", "candidates", "rerank"]
+
+RERANKERS = ("cross", "bi", "late")
+QUERY, DOCUMENT = "query", "document"
+_Q, _D = "_query_vector", "_document_vector"
+_QIDS, _HITS, _TOKENS = "_query_ids", "_hits", "tokens"
+
+
+def candidates(run: daft.DataFrame, queries: daft.DataFrame, corpus: daft.DataFrame, depth: int) -> daft.DataFrame:
+    """``query_id, doc_id, query, document``: the run's top ``depth`` per query with both texts."""
+    if depth < 1:
+        raise DataError(f"rerank depth must be >= 1, not {depth}")
+    S.require_columns(run, [S.QUERY_ID, S.DOC_ID, S.RANK], "run")
+    top = run.where(col(S.RANK) <= depth).select(S.QUERY_ID, S.DOC_ID)
+    texts = queries.select(S.QUERY_ID, col(S.TEXT).alias(QUERY))
+    docs = corpus.select(S.DOC_ID, document_text().alias(DOCUMENT))
+    return top.join(texts, on=S.QUERY_ID).join(docs, on=S.DOC_ID)
+
+
+def rerank(
+    run: daft.DataFrame,
+    queries: daft.DataFrame,
+    corpus: daft.DataFrame,
+    *,
+    method: str = "cross",
+    model: str,
+    depth: int = 100,
+    cache=None,
+    **options,
+) -> daft.DataFrame:
+    """The top ``depth`` of ``run`` per query rescored by ``model`` under ``method`` (see the module doc).
+
+    ``options`` go to the model's config (:class:`~daft_retrieval.rerank.cross.CrossConfig`,
+    :class:`~daft_retrieval.encode.dense.DenseConfig` or :class:`~daft_retrieval.encode.tokens.TokenConfig`);
+    ``cache`` serves the bi-encoder's and late interaction's embeddings (a cross-encoder scores pairs: no cache).
+    """
+    if method not in RERANKERS:
+        raise DataError(f"unknown reranker {method!r}: expected one of {', '.join(RERANKERS)}")
+    pairs = candidates(run, queries, corpus, depth).collect()
+    if method == "cross":
+        from daft_retrieval.rerank.cross import CrossEncoderScorer
+
+        scorer = CrossEncoderScorer(model, **options)
+        scored = pairs.select(S.QUERY_ID, S.DOC_ID, scorer.score(col(QUERY), col(DOCUMENT)).alias(S.SCORE))
+    elif method == "bi":
+        scored = _bi_encoder(pairs, DenseConfig(model=model, **options), cache)
+    else:
+        scored = _late_interaction(pairs, TokenConfig(model=model, **options), cache)
+    return rank_run(scored).collect()
+
+
+def _unique_texts(pairs: daft.DataFrame, key: str, text: str) -> daft.DataFrame:
+    return pairs.select(key, text).distinct()
+
+
+def _bi_encoder(pairs: daft.DataFrame, config: DenseConfig, cache) -> daft.DataFrame:
+    """Dot product of the embeddings: the cosine, as the model normalises them unless ``normalize=False``."""
+    queries = _unique_texts(pairs, S.QUERY_ID, QUERY)
+    docs = _unique_texts(pairs, S.DOC_ID, DOCUMENT)
+    query_vectors = embed_texts(queries, S.QUERY_ID, col(QUERY), config, role="query", cache=cache)
+    doc_vectors = embed_texts(docs, S.DOC_ID, col(DOCUMENT), config, role="document", cache=cache)
+    joined = pairs.select(S.QUERY_ID, S.DOC_ID)
+    joined = joined.join(query_vectors.select(S.QUERY_ID, col(EMBEDDING).alias(_Q)), on=S.QUERY_ID)
+    joined = joined.join(doc_vectors.select(S.DOC_ID, col(EMBEDDING).alias(_D)), on=S.DOC_ID)
+    score = daft.functions.dot_product(col(_Q), col(_D)).cast(DataType.float64())
+    return joined.select(S.QUERY_ID, S.DOC_ID, score.alias(S.SCORE))
+
+
+def _late_interaction(pairs: daft.DataFrame, config: TokenConfig, cache) -> daft.DataFrame:
+    """MaxSim of each pair, document-major: every candidate passage is encoded once and scored against the
+    (small) token matrices of the queries that retrieved it, so no token matrix is copied per pair."""
+    from daft_retrieval.rerank.maxsim import MaxSimScorer
+
+    dim = token_dim(config)
+    queries = token_vectors(
+        _unique_texts(pairs, S.QUERY_ID, QUERY), S.QUERY_ID, col(QUERY), config, role="query", cache=cache
+    )
+    q = queries.to_arrow()
+    query_tokens = {
+        qid: np.asarray(v.values, dtype=np.float32).reshape(-1, dim)
+        for qid, v in zip(q.column(S.QUERY_ID).to_pylist(), q.column(_TOKENS).combine_chunks())
+    }
+    docs = token_vectors(
+        _unique_texts(pairs, S.DOC_ID, DOCUMENT), S.DOC_ID, col(DOCUMENT), config, role="document", cache=cache
+    )
+    by_doc = pairs.groupby(S.DOC_ID).agg(col(S.QUERY_ID).list_agg().alias(_QIDS)).join(docs, on=S.DOC_ID)
+    scorer = MaxSimScorer(query_tokens, dim)
+    hits = by_doc.select(S.DOC_ID, scorer.score(col(_TOKENS), col(_QIDS)).alias(_HITS))
+    flat = hits.explode(_HITS)
+    return flat.select(col(_HITS)[S.QUERY_ID].alias(S.QUERY_ID), S.DOC_ID, col(_HITS)[S.SCORE].alias(S.SCORE))

@@ -1,0 +1,186 @@
+"""Embedding cache: keys separate what must differ, hits are exact, only misses are encoded, crashes and
+concurrent writers corrupt nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import daft
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from daft import col
+
+from daft_retrieval.cache import EmbeddingCache, fingerprint
+from daft_retrieval.encode.dense import DenseConfig
+from daft_retrieval.encode.embed import EMBEDDING, embed_texts
+from daft_retrieval.encode.tokens import TokenConfig
+from tests.conftest import ROOT
+
+CONFIG = DenseConfig(max_seq_length=32)
+
+
+def _texts(n: int, prefix: str = "passage") -> daft.DataFrame:
+    return daft.from_pydict(
+        {"id": [f"{prefix}{i}" for i in range(n)], "text": [f"{prefix} number {i}" for i in range(n)]}
+    )
+
+
+def _vectors(frame: daft.DataFrame) -> dict[str, np.ndarray]:
+    d = frame.to_pydict()
+    return {k: np.asarray(v) for k, v in zip(d["id"], d[EMBEDDING])}
+
+
+def _misses(cache: EmbeddingCache) -> int:
+    return sum(c["misses"] for c in cache.counts.values())
+
+
+def test_key_separates_role_prompt_length_and_model(tmp_path):
+    base, _ = fingerprint("dense", CONFIG, role="document")
+    assert fingerprint("dense", CONFIG, role="document")[0] == base  # all the same: a hit
+    assert fingerprint("dense", CONFIG, role="query")[0] != base  # same text as query vs document (MTEB #5383)
+    assert fingerprint("dense", DenseConfig(max_seq_length=32, document_prompt="passage: "), role="document")[0] != base
+    assert fingerprint("dense", DenseConfig(max_seq_length=64), role="document")[0] != base
+    assert fingerprint("dense", DenseConfig(max_seq_length=32, normalize=False), role="document")[0] != base
+    assert fingerprint("dense", DenseConfig(max_seq_length=32, fp16=True), role="document")[0] != base
+    assert fingerprint("tokens", TokenConfig(max_seq_length=32), role="document")[0] != base
+    # what cannot change a vector does not split the cache
+    assert fingerprint("dense", DenseConfig(max_seq_length=32, batch_size=7), role="document")[0] == base
+    # another model: a copy of the weights with one byte changed (a fine-tune, another revision)
+    import shutil
+
+    from daft_retrieval.encode.models import resolve_model
+
+    copy = tmp_path / "minilm-copy"
+    shutil.copytree(resolve_model("all-MiniLM-L6-v2"), copy)
+    assert (
+        fingerprint("dense", DenseConfig(str(copy), max_seq_length=32), role="document")[1]["weights"]
+        == (fingerprint("dense", CONFIG, role="document")[1]["weights"])
+    )
+    with open(copy / "config.json", "a") as fh:
+        fh.write(" ")
+    other = fingerprint("dense", DenseConfig(str(copy), max_seq_length=32), role="document")
+    assert other[1]["weights"] != fingerprint("dense", CONFIG, role="document")[1]["weights"]
+
+
+def test_second_run_hits_and_equals_the_first_and_only_edits_are_encoded(tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    frame = _texts(300)
+    first = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document", cache=cache))
+    assert _misses(cache) == 300
+    again = EmbeddingCache(tmp_path / "cache")
+    second = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document", cache=again))
+    assert _misses(again) == 0 and again.counts and sum(c["hits"] for c in again.counts.values()) == 300
+    assert first.keys() == second.keys()
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+    uncached = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document"))
+    assert all(np.allclose(first[k], uncached[k], atol=1e-6) for k in first)
+
+    # edit 50 passages: exactly 50 are re-encoded; the same texts as queries are other entries
+    d = frame.to_pydict()
+    d["text"] = [t + " (edited)" if i % 6 == 0 else t for i, t in enumerate(d["text"])]
+    third = EmbeddingCache(tmp_path / "cache")
+    embed_texts(daft.from_pydict(d), "id", col("text"), CONFIG, role="document", cache=third)
+    assert _misses(third) == 50
+    fourth = EmbeddingCache(tmp_path / "cache")
+    embed_texts(frame, "id", col("text"), CONFIG, role="query", cache=fourth)
+    assert _misses(fourth) == 300
+    stats = fourth.stats()
+    assert {e["role"] for e in stats["entries"]} == {"query", "document"}
+    assert stats["last_run"]["counts"]
+
+
+def test_duplicate_texts_are_encoded_once(tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    frame = daft.from_pydict({"id": ["a", "b", "c"], "text": ["same text", "same text", "other"]})
+    out = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document", cache=cache))
+    assert _misses(cache) == 2 and np.array_equal(out["a"], out["b"])
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {root!r})
+    import daft
+    from daft import col
+    from daft_retrieval.cache import EmbeddingCache
+    from daft_retrieval.encode.dense import DenseConfig
+    from daft_retrieval.encode.embed import embed_texts
+
+    n = int(sys.argv[2])
+    ids, texts = [f"p{{i}}" for i in range(n)], [f"passage number {{i}}" for i in range(n)]
+    cache = EmbeddingCache(sys.argv[1], commit_rows=int(sys.argv[3]))
+    frame = daft.from_pydict({{"id": ids, "text": texts}})
+    embed_texts(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
+    print("misses", sum(c["misses"] for c in cache.counts.values()), flush=True)
+    """
+)
+
+
+def _writer(tmp_path, cache_dir, n, commit) -> subprocess.Popen:
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER.format(root=str(ROOT)))
+    env = {**os.environ, "DAFT_ANALYTICS_ENABLED": "0", "DAFT_PROGRESS_BAR": "0", "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(script), str(cache_dir), str(n), str(commit)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_killed_writer_leaves_a_readable_cache_and_only_lost_rows_are_re_encoded(tmp_path):
+    cache_dir, n = tmp_path / "cache", 3000
+    proc = _writer(tmp_path, cache_dir, n, 100)
+    deadline = time.time() + 240
+    parts: list = []
+    while time.time() < deadline and proc.poll() is None:
+        parts = [p for p in cache_dir.rglob("part-*.parquet")]
+        if len(parts) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the writer finished before it could be killed: {proc.communicate()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # a write cut mid-file: a hidden temporary file must be ignored by readers
+    entry = next(p.parent for p in cache_dir.rglob("meta.json"))
+    (entry / ".tmp-deadbeef-part-0.parquet").write_bytes(b"PAR1 half a file")
+    committed = sum(pq.read_table(p).num_rows for p in entry.glob("part-*.parquet"))  # every part reads whole
+    assert 300 <= committed < n and committed % 100 == 0
+
+    cache = EmbeddingCache(cache_dir)
+    frame = _texts(n)  # the writer's texts
+    out = embed_texts(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
+    assert out.count_rows() == n
+    assert _misses(cache) == n - committed  # only what was lost
+    assert cache.stats()["entries"][0]["stale_temporary_files"] == 1
+
+
+def test_two_concurrent_writers_collapse_duplicates(tmp_path):
+    cache_dir, n = tmp_path / "cache", 400
+    procs = [_writer(tmp_path, cache_dir, n, 50) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    cache = EmbeddingCache(cache_dir)
+    fp, _ = fingerprint("dense", DenseConfig(max_seq_length=32), role="document")
+    rows = cache.lookup(fp).to_pydict()
+    assert len(rows["_h1"]) == n  # one row per text however many writers committed it
+    frame = _texts(n)  # the writer's texts
+    reread = embed_texts(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
+    assert _misses(cache) == 0 and reread.count_rows() == n
+
+
+def test_prune_by_model(tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    embed_texts(_texts(5), "id", col("text"), CONFIG, role="query", cache=cache)
+    assert len(cache.fingerprints()) == 1
+    assert cache.prune(model="other-model") == []
+    assert len(cache.prune(model="all-MiniLM-L6-v2")) == 1 and cache.fingerprints() == []
+    with pytest.raises(ValueError, match="--model"):
+        cache.prune()
