@@ -47,6 +47,15 @@ _EXPORTS = {
     "comb_sum": "daft_retrieval.fuse",
     "comb_mnz": "daft_retrieval.fuse",
     "weighted_sum": "daft_retrieval.fuse",
+    "rerank": "daft_retrieval.rerank",
+    "late_search": "daft_retrieval.retrieve.late",
+    "TokenEncoder": "daft_retrieval.encode.tokens",
+    "EmbeddingCache": "daft_retrieval.cache",
+    "compare": "daft_retrieval.report.compare",
+    "fetch_corpus": "daft_retrieval.load.fetch",
+    "Fetcher": "daft_retrieval.load.fetch",
+    "use_ray": "daft_retrieval.runner",
+    "ray_runner": "daft_retrieval.runner",
 }
 
 __all__ = sorted(_EXPORTS)

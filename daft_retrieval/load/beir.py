@@ -10,6 +10,7 @@ import os
 import daft
 
 from daft_retrieval.errors import DataError
+from daft_retrieval.load.archive import beir_archive, is_archive
 from daft_retrieval.load.dataset import Dataset, check_dataset
 from daft_retrieval.load.tables import read_corpus, read_queries
 from daft_retrieval.load.trec import read_qrels
@@ -22,13 +23,17 @@ def _join(root: str, *parts: str) -> str:
 
 
 def load_beir(path: str | os.PathLike, *, split: str = "test", io_config: daft.io.IOConfig | None = None) -> Dataset:
-    """Load a BEIR folder into a checked :class:`Dataset`.
+    """Load a BEIR folder (local, http(s)://, s3://, ...) or zip archive (``.zip`` path or URL, ``beir:NAME``)
+    into a checked :class:`Dataset`. Remote folders are read by Daft (``io_config`` for credentials/endpoints);
+    archives are downloaded once into the user's cache and unpacked.
 
     >>> ds = load_beir("data/demo")
     >>> ds.corpus.column_names, ds.queries.column_names, ds.qrels.column_names
     (['doc_id', 'title', 'text'], ['query_id', 'text'], ['query_id', 'doc_id', 'relevance'])
     """
     path = os.fspath(path)
+    if is_archive(path):
+        path = beir_archive(path)
     local = "://" not in path
     if local and not os.path.isdir(path):
         raise DataError(f"{path}: no such folder. A BEIR folder holds corpus.jsonl, queries.jsonl, qrels/.")

@@ -1,0 +1,102 @@
+"""The CLI's later stages: rerank, late interaction, compare with its report, the embedding cache commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.local_models import cross_encoder_dir
+from tests.test_cli import cli
+
+DEMO = str(ROOT / "data" / "demo")
+
+
+def _last_json(out) -> dict:
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _stats(cache) -> dict:
+    out = cli("cache", "stats", "--cache", str(cache), "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_rerank_stage_is_reported_beside_its_input(tmp_path):
+    model = cross_encoder_dir(tmp_path)
+    args = ["eval", "--dataset", DEMO, "--retriever", "bm25", "--rerank", model, "--rerank-depth", "5"]
+    values = _last_json(cli(*args, "--no-cache", "-m", "R@5", "R@100", "--json", "--output-run", str(tmp_path / "r")))
+    assert list(values) == ["bm25", "cross-minilm-cross-encoder@5(bm25)"]
+    # reranking the top 5 keeps the same five documents: R@5 cannot change, R@100 drops to what was reranked
+    assert values["cross-minilm-cross-encoder@5(bm25)"]["R@5"] == pytest.approx(values["bm25"]["R@5"])
+    lines = (tmp_path / "r").read_text().splitlines()
+    assert len(lines) == 5 * 44 and {line.split()[3] for line in lines} == {"1", "2", "3", "4", "5"}
+
+
+def test_bad_rerank_depth_exits_2():
+    out = cli("eval", "--dataset", DEMO, "--retriever", "bm25", "--rerank", "x", "--rerank-depth", "0")
+    assert out.returncode == 2 and "--rerank-depth must be >= 1" in out.stderr
+
+
+def test_compare_writes_table_tests_json_and_plot(tmp_path):
+    cache = tmp_path / "cache"
+    report = tmp_path / "report"
+    args = ["compare", "--dataset", DEMO, "--bm25", "--model", "all-MiniLM-L6-v2", "--max-seq-length", "64"]
+    args += ["--cache", str(cache), "--output-dir", str(report), "--trials", "500", "-m", "nDCG@10", "R@100"]
+    result = _last_json(cli(*args, "--json"))
+    assert list(result["table"]) == ["bm25", "dense-all-MiniLM-L6-v2"] and result["baseline"] == "bm25"
+    assert {t["measure"] for t in result["tests"]} == {"nDCG@10", "R@100"}
+    assert all(0 < t["p_t_test"] <= 1 and 0 < t["p_randomization"] <= 1 for t in result["tests"])
+    for name in ("comparison.md", "comparison.json", "comparison.png", "per_query.parquet"):
+        assert (report / name).stat().st_size > 0
+    assert (report / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the table equals what `eval` prints for the same systems
+    single = _last_json(cli("eval", "--dataset", DEMO, "--retriever", "bm25", "-m", "nDCG@10", "R@100", "--json"))
+    assert result["table"]["bm25"] == pytest.approx(single)
+    # and the second run's dense embeddings all came from the cache
+    stats = _stats(cache)
+    assert {e["role"] for e in stats["entries"]} == {"query", "document"}
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    counts = _stats(cache)["last_run"]["counts"]
+    assert sum(c["misses"] for c in counts.values()) == 0 and sum(c["hits"] for c in counts.values()) == 344
+    pruned = cli("cache", "prune", "--cache", str(cache), "--model", "all-MiniLM-L6-v2")
+    assert pruned.returncode == 0 and "removed 2 entries" in pruned.stdout
+    assert _stats(cache)["entries"] == []
+
+
+def test_compare_from_an_experiment_file_with_fusion(tmp_path):
+    experiment = tmp_path / "exp.json"
+    systems = [
+        {"name": "bm25", "retriever": "bm25"},
+        {"name": "bm25-stem", "retriever": "bm25", "stopwords": "en", "stemmer": "english"},
+        {"name": "hybrid", "fuse": "rrf", "runs": ["bm25", "bm25-stem"]},
+    ]
+    experiment.write_text(json.dumps({"systems": systems}))
+    args = ["compare", "--dataset", DEMO, "--experiment", str(experiment), "--no-plot", "--trials", "200"]
+    result = _last_json(cli(*args, "--output-dir", str(tmp_path / "r"), "-m", "nDCG@10", "--json"))
+    assert list(result["table"]) == ["bm25", "bm25-stem", "hybrid"]
+    assert result["table"]["bm25"] != result["table"]["bm25-stem"]
+
+
+@pytest.mark.parametrize(
+    ("systems", "message"),
+    [
+        ([{"name": "h", "fuse": "rrf", "runs": ["nope", "x"]}], "'runs' must name at least two earlier systems"),
+        ([{"retriever": "bm25", "colour": "red"}], "unknown option 'colour'"),
+        ([{"retriever": "magic"}], "unknown retriever 'magic'"),
+    ],
+)
+def test_bad_experiment_files_exit_2(tmp_path, systems, message):
+    experiment = tmp_path / "exp.json"
+    experiment.write_text(json.dumps({"systems": systems}))
+    out = cli("compare", "--dataset", DEMO, "--experiment", str(experiment), "--no-plot")
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+def test_late_interaction_retriever_from_the_cli(tmp_path):
+    args = ["eval", "--dataset", DEMO, "--retriever", "late", "--max-seq-length", "64", "--no-cache"]
+    values = _last_json(cli(*args, "-m", "nDCG@10", "--json"))
+    assert 0.5 < values["nDCG@10"] <= 1.0
