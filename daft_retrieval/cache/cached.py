@@ -21,7 +21,7 @@ from daft_retrieval.cache.fingerprint import HASH_1, HASH_2, text_hashes
 from daft_retrieval.cache.store import VALUE, EmbeddingCache
 from daft_retrieval.progress import Progress
 
-__all__ = ["TEXT", "cached_encode"]
+__all__ = ["TEXT", "cached_encode", "encode_column"]
 
 TEXT = "_text"
 KEYS = [HASH_1, HASH_2]
@@ -60,3 +60,33 @@ def cached_encode(
             0
         )
     return hashed.join(values, on=KEYS).select(col(key), col(VALUE))
+
+
+def encode_column(
+    frame: daft.DataFrame,
+    key: str,
+    text: Expression,
+    method: Callable[[Expression], Expression],
+    *,
+    kind: str,
+    config: object,
+    role: str,
+    cache: EmbeddingCache | None,
+    resolve: Callable[[str], str] | None = None,
+    longest_first: bool = False,
+) -> daft.DataFrame:
+    """``key, value``: ``method`` (an encoder's batch method) applied to ``text``, through ``cache`` when given
+    (fingerprinted as ``kind`` of ``config`` in ``role``). ``longest_first`` sorts texts by length before encoding,
+    so each batch holds texts of similar length (less padding)."""
+    from daft_retrieval.cache.fingerprint import fingerprint
+
+    def compute(texts: daft.DataFrame) -> daft.DataFrame:
+        if longest_first:
+            texts = texts.sort(col(TEXT).length(), desc=True)
+        return texts.select(*[c for c in texts.column_names if c != TEXT], method(col(TEXT)).alias(VALUE))
+
+    if cache is None:
+        return compute(frame.select(col(key), text.alias(TEXT)))
+    options = {"resolve": resolve} if resolve is not None else {}
+    fp, meta = fingerprint(kind, config, role=role, **options)
+    return cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute)

@@ -6,8 +6,7 @@ import daft
 from daft import DataType, Expression, col
 
 from daft_retrieval import schema as S
-from daft_retrieval.cache.cached import TEXT, cached_encode
-from daft_retrieval.cache.fingerprint import fingerprint
+from daft_retrieval.cache.cached import encode_column
 from daft_retrieval.cache.store import VALUE, EmbeddingCache
 from daft_retrieval.encode.dense import DenseConfig, dense_encoder
 from daft_retrieval.errors import DataError
@@ -48,18 +47,11 @@ def embed_texts(
         raise DataError(f"role must be 'document' or 'query', not {role!r}")
     encoder = dense_encoder(config)
     method = encoder.embed_documents if role == "document" else encoder.embed_queries
-
-    def compute(texts: daft.DataFrame) -> daft.DataFrame:
-        # Longest texts first, so each Daft batch holds texts of similar length (less padding, and a slow batch
-        # shows up at once rather than at the end); sentence-transformers sorts within each batch too.
-        by_length = texts.sort(col(TEXT).length(), desc=True)
-        return by_length.select(*[c for c in by_length.column_names if c != TEXT], method(col(TEXT)).alias(VALUE))
-
-    if cache is None:
-        out = compute(frame.select(col(key), text.alias(TEXT))).collect()
-    else:
-        fp, meta = fingerprint("dense", config, role=role)
-        out = cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute).collect()
+    # longest texts first: each Daft batch holds texts of similar length (less padding, and a slow batch shows
+    # up at once rather than at the end); sentence-transformers sorts within each batch too
+    out = encode_column(
+        frame, key, text, method, kind="dense", config=config, role=role, cache=cache, longest_first=True
+    ).collect()
     out = out.select(col(key), col(VALUE).alias(EMBEDDING))
     first = out.where(col(EMBEDDING).not_null()).limit(1).to_pydict()[EMBEDDING]
     if not first:

@@ -150,19 +150,12 @@ def token_vectors(
     """``key, tokens`` (flat token matrices) of a text column; with a ``cache``, only its misses are encoded."""
     from daft import col
 
-    encoder = token_encoder(config)
-    method = encoder.embed_queries if role == "query" else encoder.embed_documents
-    if cache is None:
-        return frame.select(col(key), method(text).alias("tokens"))
-    from daft_retrieval.cache import cached_encode, fingerprint
-    from daft_retrieval.cache.cached import TEXT
+    from daft_retrieval.cache.cached import encode_column
     from daft_retrieval.cache.store import VALUE
 
-    def compute(texts: daft.DataFrame) -> daft.DataFrame:
-        return texts.select(*[c for c in texts.column_names if c != TEXT], method(col(TEXT)).alias(VALUE))
-
-    fp, meta = fingerprint("tokens", config, role=role)
-    out = cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute)
+    encoder = token_encoder(config)
+    method = encoder.embed_queries if role == "query" else encoder.embed_documents
+    out = encode_column(frame, key, text, method, kind="tokens", config=config, role=role, cache=cache)
     return out.select(col(key), col(VALUE).alias("tokens"))
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["atomic_directory"]
+import daft
+
+from daft_retrieval.errors import DataError
+
+__all__ = ["atomic_directory", "read_index_json", "write_shards"]
 
 
 @contextmanager
@@ -29,3 +34,24 @@ def atomic_directory(path: str) -> Iterator[str]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_shards(frame: daft.DataFrame, folder: str, meta: dict, *, index_file: str = "index.json") -> tuple[str, ...]:
+    """Write ``frame`` as Parquet shards under ``folder/shards`` (one per file Daft writes) and ``meta`` plus the
+    sorted shard list as ``folder/index_file``; returns the shard paths relative to ``folder``."""
+    frame.write_parquet(os.path.join(folder, "shards"))
+    shards = tuple(sorted(os.path.join("shards", f) for f in os.listdir(os.path.join(folder, "shards"))))
+    with open(os.path.join(folder, index_file), "w") as fh:
+        json.dump({**meta, "shards": list(shards)}, fh, indent=1)
+    return shards
+
+
+def read_index_json(path: str, kind: str, builder: str, *, index_file: str = "index.json") -> dict:
+    """The ``index_file`` of the index directory ``path``, or a :class:`DataError` naming how to build one."""
+    meta_path = os.path.join(path, index_file)
+    if not os.path.exists(meta_path):
+        raise DataError(f"{path}: not a {kind} (no {index_file}); build one with {builder}")
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    meta["shards"] = tuple(meta.get("shards", ()))
+    return meta

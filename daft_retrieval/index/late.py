@@ -19,10 +19,9 @@ and builds, per centroid, the documents holding a token of it. For a query with 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import daft
 import numpy as np
@@ -31,7 +30,7 @@ from daft import DataType, col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import atomic_directory
+from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
 from daft_retrieval.index.kmeans import assign, kmeans
 from daft_retrieval.index.vector import HIT
 from daft_retrieval.progress import Progress
@@ -104,25 +103,16 @@ def build_late_index(
         sample_matrix, _ = _flat(embedded.to_arrow().column(TOKENS), dim)
     centroids = kmeans(sample_matrix, n_centroids, seed=seed)
     with atomic_directory(path) as tmp:
-        coded = embedded.with_column(CODES, _codes(col(TOKENS), centroids))
-        coded.write_parquet(os.path.join(tmp, "shards"))
         np.save(os.path.join(tmp, _CENTROIDS), centroids)
-        shards = tuple(sorted(os.path.join("shards", f) for f in os.listdir(os.path.join(tmp, "shards"))))
-        info = LateIndex(path, dim, count, n_tokens, len(centroids), shards, encoder or {})
-        with open(os.path.join(tmp, _INDEX_FILE), "w") as fh:
-            json.dump({k: v for k, v in asdict(info).items() if k != "path"}, fh, indent=1)
-    return info
+        coded = embedded.with_column(CODES, _codes(col(TOKENS), centroids))
+        meta = {"dim": dim, "count": count, "n_tokens": n_tokens, "n_centroids": len(centroids)}
+        shards = write_shards(coded, tmp, {**meta, "encoder": encoder or {}})
+    return LateIndex(path, dim, count, n_tokens, len(centroids), shards, encoder or {})
 
 
 def open_late_index(path: str) -> LateIndex:
     """Read ``index.json`` of a late index directory."""
-    meta_path = os.path.join(path, _INDEX_FILE)
-    if not os.path.exists(meta_path):
-        raise DataError(f"{path}: not a late-interaction index (no {_INDEX_FILE}); build one with build_late_index")
-    with open(meta_path) as fh:
-        meta = json.load(fh)
-    meta["shards"] = tuple(meta["shards"])
-    return LateIndex(path=path, **meta)
+    return LateIndex(path=path, **read_index_json(path, "late-interaction index", "build_late_index"))
 
 
 class _Shard:

@@ -8,10 +8,9 @@ Scores: dot product (``metric="dot"``) or cosine (``metric="cosine"``: vectors a
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import daft
 import numpy as np
@@ -20,7 +19,7 @@ from daft import DataType, col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import atomic_directory
+from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
 from daft_retrieval.progress import Progress
 
 __all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "open_vector_index", "to_matrix"]
@@ -73,29 +72,16 @@ def build_vector_index(
     with atomic_directory(path) as tmp:
         # one shard per Parquet file Daft writes (per partition, split at Daft's target file size)
         frame = embedded.select(col(S.DOC_ID), col("embedding").cast(DataType.fixed_size_list(DataType.float32(), dim)))
-        frame.write_parquet(os.path.join(tmp, "shards"))
-        shards = tuple(sorted(os.path.join("shards", f) for f in os.listdir(os.path.join(tmp, "shards"))))
-        info = VectorIndex(path=path, dim=dim, count=count, metric=metric, shards=shards, encoder=encoder or {})
-        with open(os.path.join(tmp, _INDEX_FILE), "w") as fh:
-            json.dump({k: v for k, v in asdict(info).items() if k != "path"} | {"dtype": str(dtype)}, fh, indent=1)
-    return info
+        meta = {"dim": dim, "count": count, "metric": metric, "encoder": encoder or {}, "dtype": str(dtype)}
+        shards = write_shards(frame, tmp, meta)
+    return VectorIndex(path=path, dim=dim, count=count, metric=metric, shards=shards, encoder=encoder or {})
 
 
 def open_vector_index(path: str) -> VectorIndex:
     """Read ``index.json`` of an index directory (only metadata: the shards load on the workers)."""
-    meta_path = os.path.join(path, _INDEX_FILE)
-    if not os.path.exists(meta_path):
-        raise DataError(f"{path}: not a vector index (no {_INDEX_FILE}); build one with build_vector_index")
-    with open(meta_path) as fh:
-        meta = json.load(fh)
-    return VectorIndex(
-        path=path,
-        dim=meta["dim"],
-        count=meta["count"],
-        metric=meta["metric"],
-        shards=tuple(meta["shards"]),
-        encoder=meta.get("encoder", {}),
-    )
+    meta = read_index_json(path, "vector index", "build_vector_index")
+    fields = ("dim", "count", "metric", "shards")
+    return VectorIndex(path=path, **{k: meta[k] for k in fields}, encoder=meta.get("encoder", {}))
 
 
 _SHARDS: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -34,20 +34,14 @@ def sparse_vectors(
     frame: daft.DataFrame, key: str, text: daft.Expression, config: SparseConfig, *, role: str, cache=None
 ) -> daft.DataFrame:
     """``key, term, value`` rows of the texts' sparse vectors; with a ``cache``, only its misses are encoded."""
+    from daft_retrieval.cache.cached import encode_column
+    from daft_retrieval.cache.store import VALUE as ENCODED
+
     encoder = sparse_encoder(config)
     method = encoder.encode_queries if role == "query" else encoder.encode_documents
-    if cache is None:
-        return sparse_rows(frame, key, method(text))
-    from daft_retrieval.cache import cached_encode, fingerprint
-    from daft_retrieval.cache.cached import TEXT
-    from daft_retrieval.cache.store import VALUE as CACHED
-
-    def compute(texts: daft.DataFrame) -> daft.DataFrame:
-        return texts.select(*[c for c in texts.column_names if c != TEXT], method(col(TEXT)).alias(CACHED))
-
-    fp, meta = fingerprint("sparse", config, role=role, resolve=resolve_sparse_model)
-    vectors = cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute)
-    return sparse_rows(vectors, key, col(CACHED))
+    kwargs = {"kind": "sparse", "config": config, "role": role, "cache": cache, "resolve": resolve_sparse_model}
+    vectors = encode_column(frame, key, text, method, **kwargs)
+    return sparse_rows(vectors, key, col(ENCODED))
 
 
 def splade_index(corpus: daft.DataFrame, *, model: str = "splade-tiny", cache=None, **options) -> Postings:
