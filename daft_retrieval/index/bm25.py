@@ -105,7 +105,7 @@ class BM25Index:
             b=self.b,
         )
         postings = joined.select(TERM_ID, DOC, VALUE, weight.cast(DataType.float32()).alias(WEIGHT))
-        postings = postings.sort([TERM_ID, DOC]).collect()
+        postings = postings.collect()  # unsorted: the searchers order what they load
         return replace(self, postings=Postings(postings, p.vocabulary, p.documents))
 
     def settings(self) -> dict:

@@ -75,9 +75,6 @@ def build_postings(rows: daft.DataFrame, documents: daft.DataFrame | None = None
     vocab = number(summed.groupby(TERM).agg(col(S.DOC_ID).count().alias(DF)), TERM, TERM_ID)
     vocab = vocab.select(TERM, TERM_ID, col(DF).cast(DataType.int64())).collect()
     postings = (
-        summed.join(vocab.select(TERM, TERM_ID), on=TERM)
-        .join(docs, on=S.DOC_ID)
-        .select(TERM_ID, DOC, VALUE)
-        .sort([TERM_ID, DOC])
-    )
+        summed.join(vocab.select(TERM, TERM_ID), on=TERM).join(docs, on=S.DOC_ID).select(TERM_ID, DOC, VALUE)
+    )  # unsorted: the searchers order what they load
     return Postings(postings.collect(), vocab, docs)
