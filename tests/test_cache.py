@@ -184,3 +184,10 @@ def test_prune_by_model(tmp_path):
     assert len(cache.prune(model="all-MiniLM-L6-v2")) == 1 and cache.fingerprints() == []
     with pytest.raises(ValueError, match="--model"):
         cache.prune()
+
+
+def test_an_empty_frame_gives_an_empty_result(tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    empty = _texts(3).where(col("id") == "none")
+    out = embed_texts(empty, "id", col("text"), CONFIG, role="query", cache=cache)
+    assert out.count_rows() == 0 and _misses(cache) == 0

@@ -55,10 +55,9 @@ def cached_encode(
             progress.add(chunk.num_rows)
     cache.count(fp, hits=n_unique - n_misses, misses=n_misses)
     values = cache.lookup(fp)
-    if values is None:  # nothing to encode and nothing cached: an empty frame
-        return hashed.select(col(key), col(TEXT).cast(daft.DataType.list(daft.DataType.float32())).alias(VALUE)).limit(
-            0
-        )
+    if values is None:  # an empty frame: nothing to encode, nothing cached
+        empty = daft.lit(None).cast(daft.DataType.list(daft.DataType.float32()))
+        return hashed.select(col(key), empty.alias(VALUE))
     return hashed.join(values, on=KEYS).select(col(key), col(VALUE))
 
 
