@@ -191,3 +191,21 @@ def test_an_empty_frame_gives_an_empty_result(tmp_path):
     empty = _texts(3).where(col("id") == "none")
     out = embed_texts(empty, "id", col("text"), CONFIG, role="query", cache=cache)
     assert out.count_rows() == 0 and _misses(cache) == 0
+
+
+def test_cache_on_an_s3_compatible_store(monkeypatch):
+    from daft_retrieval.load.io import s3_config
+    from tests.servers import s3_server
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with s3_server() as (endpoint, client):
+        client.create_bucket(Bucket="embeddings")
+        cache = EmbeddingCache("s3://embeddings/cache", io_config=s3_config(endpoint))
+        first = _vectors(embed_texts(_texts(40), "id", col("text"), CONFIG, role="document", cache=cache))
+        again = EmbeddingCache("s3://embeddings/cache", io_config=s3_config(endpoint))
+        second = _vectors(embed_texts(_texts(40), "id", col("text"), CONFIG, role="document", cache=again))
+        assert _misses(cache) == 40 and _misses(again) == 0
+        assert all(np.array_equal(first[k], second[k]) for k in first)
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket="embeddings")["Contents"]]
+        assert any(k.endswith(".parquet") for k in keys) and any(k.endswith("meta.json") for k in keys)

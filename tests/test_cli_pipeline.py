@@ -100,3 +100,15 @@ def test_late_interaction_retriever_from_the_cli(tmp_path):
     args = ["eval", "--dataset", DEMO, "--retriever", "late", "--max-seq-length", "64", "--no-cache"]
     values = _last_json(cli(*args, "-m", "nDCG@10", "--json"))
     assert 0.5 < values["nDCG@10"] <= 1.0
+
+
+def test_bi_encoder_rerank_reads_and_fills_the_cache(tmp_path):
+    cache = tmp_path / "cache"
+    args = ["eval", "--dataset", DEMO, "--retriever", "bm25", "--rerank", "all-MiniLM-L6-v2", "--reranker", "bi"]
+    args += ["--rerank-depth", "3", "--max-seq-length", "32", "--cache", str(cache), "-m", "nDCG@10", "--json"]
+    first = _last_json(cli(*args))
+    assert {e["role"] for e in _stats(cache)["entries"]} == {"query", "document"}
+    second = _last_json(cli(*args))
+    counts = _stats(cache)["last_run"]["counts"]
+    assert sum(c["misses"] for c in counts.values()) == 0 and sum(c["hits"] for c in counts.values()) > 44
+    assert second == first

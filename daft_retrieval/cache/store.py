@@ -54,7 +54,17 @@ class EmbeddingCache:
         self.commit_rows = commit_rows
         self.root = os.fspath(root)
         self.io_config = io_config
-        if "://" in self.root:
+        if self.root.startswith("s3://") and io_config is not None and io_config.s3.endpoint_url:
+            s3 = io_config.s3  # an S3-compatible endpoint: the same settings for our writes as for Daft's reads
+            self.fs = pafs.S3FileSystem(
+                endpoint_override=s3.endpoint_url,
+                access_key=s3.key_id,
+                secret_key=s3.access_key,
+                region=s3.region_name or "us-east-1",
+                anonymous=bool(s3.anonymous),
+            )
+            self.base = self.root[len("s3://") :].rstrip("/")
+        elif "://" in self.root:
             self.fs, self.base = pafs.FileSystem.from_uri(self.root)
         else:
             self.root = os.path.abspath(os.path.expanduser(self.root))

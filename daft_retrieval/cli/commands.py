@@ -59,8 +59,10 @@ def _cache(args: argparse.Namespace):
     if getattr(args, "no_cache", False):
         return None
     from daft_retrieval.cache import EmbeddingCache, default_cache_dir
+    from daft_retrieval.load.io import s3_config
 
-    return EmbeddingCache(args.cache or default_cache_dir())
+    io_config = s3_config(getattr(args, "s3_endpoint", None), anonymous=getattr(args, "anonymous", False))
+    return EmbeddingCache(args.cache or default_cache_dir(), io_config=io_config)
 
 
 def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries, cache=None):
@@ -114,15 +116,10 @@ def _rerank(run, args: argparse.Namespace, dataset, cache=None):
         options["max_length"] = args.max_seq_length
     else:
         options["max_seq_length"] = args.max_seq_length
-    return rerank(
-        run,
-        dataset.queries,
-        dataset.corpus,
-        method=args.reranker,
-        model=args.rerank,
-        depth=args.rerank_depth,
-        **options,
-    )
+    if args.reranker != "cross":
+        options["cache"] = cache  # a cross-encoder scores pairs: nothing to cache
+    method, depth = args.reranker, args.rerank_depth
+    return rerank(run, dataset.queries, dataset.corpus, method=method, model=args.rerank, depth=depth, **options)
 
 
 def _system_name(retriever: str, args: argparse.Namespace) -> str:
@@ -314,9 +311,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
 
 
 def cache_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.cache import EmbeddingCache, default_cache_dir
-
-    cache = EmbeddingCache(args.cache or default_cache_dir())
+    cache = _cache(args)
     if args.cache_command == "prune":
         removed = cache.prune(model=args.model, fingerprint=args.fingerprint)
         print(

@@ -119,7 +119,7 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument("--stemmer", default=None, help="BM25 Snowball stemmer, e.g. english (needs PyStemmer)")
 
 
-def _add_cache(p: argparse.ArgumentParser) -> None:
+def _add_cache(p: argparse.ArgumentParser, *, with_s3: bool = False) -> None:
     p.add_argument(
         "--cache",
         default=None,
@@ -127,6 +127,8 @@ def _add_cache(p: argparse.ArgumentParser) -> None:
         help="embedding cache: a folder or object-store URL "
         "(default $DAFT_RETRIEVAL_CACHE/embeddings, else ~/.cache/daft_retrieval/embeddings)",
     )
+    if with_s3:
+        p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint for an s3:// cache (MinIO, ...)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,10 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     ca = sub.add_parser("cache", help="inspect or prune the embedding cache")
     ca_sub = ca.add_subparsers(dest="cache_command", required=True)
     st = ca_sub.add_parser("stats", help="models, rows, bytes, and the last run's hits and misses")
-    _add_cache(st)
+    _add_cache(st, with_s3=True)
     st.add_argument("--json", action="store_true", help="print the statistics as JSON")
     pr = ca_sub.add_parser("prune", help="delete a model's entries")
-    _add_cache(pr)
+    _add_cache(pr, with_s3=True)
     pr.add_argument("--model", default=None, help="the model as given when encoding (e.g. all-MiniLM-L6-v2)")
     pr.add_argument("--fingerprint", default=None, help="one entry, by the fingerprint 'cache stats' shows")
     return parser
