@@ -111,4 +111,5 @@ def test_bi_encoder_rerank_reads_and_fills_the_cache(tmp_path):
     second = _last_json(cli(*args))
     counts = _stats(cache)["last_run"]["counts"]
     assert sum(c["misses"] for c in counts.values()) == 0 and sum(c["hits"] for c in counts.values()) > 44
-    assert second == first
+    for system, values in first.items():  # the same numbers (means may differ in the last bit: summation order)
+        assert second[system] == pytest.approx(values, abs=1e-12)
