@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from daft_retrieval.errors import DataError
+from daft_retrieval.run import materialize
 
 __all__ = ["COMMANDS", "default_dataset"]
 
@@ -169,14 +170,17 @@ def _search(args: argparse.Namespace) -> tuple:
     )
     cache = _cache(args)
     runs = {
-        name: _retrieve(r, args, dataset.corpus, dataset.queries, cache).collect() for r, name in zip(retrievers, names)
+        name: materialize(_retrieve(r, args, dataset.corpus, dataset.queries, cache))
+        for r, name in zip(retrievers, names)
     }
     if args.fuse:
-        runs[f"{args.fuse}({', '.join(names)})"] = _fuse(args.fuse, list(runs.values()), args, args.k).collect()
+        runs[f"{args.fuse}({', '.join(names)})"] = materialize(_fuse(args.fuse, list(runs.values()), args, args.k))
     if args.rerank:
         last = list(runs)[-1]
         model = os.path.basename(args.rerank.rstrip("/"))
-        runs[f"{args.reranker}-{model}@{args.rerank_depth}({last})"] = _rerank(runs[last], args, dataset, cache)
+        runs[f"{args.reranker}-{model}@{args.rerank_depth}({last})"] = materialize(
+            _rerank(runs[last], args, dataset, cache)
+        )
     return dataset, runs
 
 
@@ -219,7 +223,7 @@ def fuse_cmd(args: argparse.Namespace) -> int:
 
     _check_fusion(args.method, len(args.runs), args)
     runs = [read_run(path) for path in args.runs]
-    fused = _fuse(args.method, runs, args, args.depth).collect()
+    fused = materialize(_fuse(args.method, runs, args, args.depth))
     write_run(fused, args.output_run, tag=args.tag or args.method)
     print(
         f"wrote {fused.count_rows():,} lines ({args.method} of {len(runs)} runs) to {args.output_run}", file=sys.stderr
@@ -264,7 +268,7 @@ def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cac
         if len(names) < 2 or missing:
             raise DataError(f"{where}: 'runs' must name at least two earlier systems (unknown: {missing})")
         name = system.get("name") or f"{system['fuse']}({', '.join(names)})"
-        return name, _fuse(system["fuse"], [runs[n] for n in names], local, args.k).collect()
+        return name, materialize(_fuse(system["fuse"], [runs[n] for n in names], local, args.k))
     if "rerank" in system:
         source = system.get("of") or (list(runs)[-1] if runs else None)
         if source not in runs:
@@ -273,7 +277,7 @@ def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cac
         local.rerank_depth = system.get("depth", args.rerank_depth)
         model = os.path.basename(str(system["rerank"]).rstrip("/"))
         name = system.get("name") or f"{local.reranker}-{model}@{local.rerank_depth}({source})"
-        return name, _rerank(runs[source], local, dataset, cache)
+        return name, materialize(_rerank(runs[source], local, dataset, cache))
     retriever = system.get("retriever", "dense")
     if retriever not in ("dense", "bm25", "splade", "late"):
         raise DataError(f"{where}: unknown retriever {retriever!r}")
@@ -282,7 +286,7 @@ def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cac
     elif retriever == "dense":
         local.model = "all-MiniLM-L6-v2"
     name = system.get("name") or _system_name(retriever, local)
-    return name, _retrieve(retriever, local, dataset.corpus, dataset.queries, cache).collect()
+    return name, materialize(_retrieve(retriever, local, dataset.corpus, dataset.queries, cache))
 
 
 def compare_cmd(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.evaluate.measures import Measure, parse_measures
 from daft_retrieval.evaluate.measures.base import num_rel, num_rel_agg
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import materialize, rank_run
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -77,7 +77,9 @@ def evaluate(
     parsed = parse_measures(measures)
     if queries not in ("qrels", "both"):
         raise DataError(f"queries must be 'qrels' or 'both', not {queries!r}")
-    qrels = S.conform(qrels, S.QRELS, "qrels")
+    # run and qrels are small: hold them in the driver once (every step below reads them; see materialize)
+    qrels = materialize(S.conform(qrels, S.QRELS, "qrels"))
+    run = materialize(run)
     thresholds = sorted({m.threshold for m in parsed})
 
     ranked = rank_run(run, _depth(parsed, depth))
