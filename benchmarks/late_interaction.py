@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from daft_retrieval import schema as S
     from daft_retrieval.encode.embed import document_text
-    from daft_retrieval.encode.tokens import TokenConfig, token_dim, token_encoder
-    from daft_retrieval.index.late import TOKENS, build_late_index
+    from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_encoder
+    from daft_retrieval.index.late import build_late_index
     from daft_retrieval.load import load_beir
     from daft_retrieval.retrieve.late import search_late_index
 

@@ -86,7 +86,7 @@ def http_server(root: str | None = None, latency: float = 0.0):
 
 
 @contextmanager
-def s3_server(monkeypatch=None):
+def s3_server():
     """moto's S3-compatible server on a free loopback port; yields (endpoint URL, a boto3 client)."""
     import boto3
     from moto.server import ThreadedMotoServer

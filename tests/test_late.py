@@ -10,9 +10,9 @@ import pytest
 from daft import DataType, col
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.tokens import TokenConfig
+from daft_retrieval.encode.tokens import TOKENS, TokenConfig
 from daft_retrieval.index.kmeans import kmeans
-from daft_retrieval.index.late import TOKENS, build_late_index, default_centroids, open_late_index
+from daft_retrieval.index.late import build_late_index, default_centroids, open_late_index
 from daft_retrieval.load import load_beir
 from daft_retrieval.retrieve.late import late_search, search_late_index
 from daft_retrieval.score.maxsim import maxsim, maxsim_many

@@ -113,12 +113,10 @@ def _rerank(run, args: argparse.Namespace, dataset, cache=None):
     from daft_retrieval.rerank import rerank
 
     options = _model_options(args)
-    if args.reranker == "cross":
+    if args.reranker == "cross":  # a cross-encoder scores pairs: nothing to cache
         options["max_length"] = args.max_seq_length
     else:
-        options["max_seq_length"] = args.max_seq_length
-    if args.reranker != "cross":
-        options["cache"] = cache  # a cross-encoder scores pairs: nothing to cache
+        options.update(max_seq_length=args.max_seq_length, cache=cache)
     method, depth = args.reranker, args.rerank_depth
     return rerank(run, dataset.queries, dataset.corpus, method=method, model=args.rerank, depth=depth, **options)
 

@@ -24,9 +24,10 @@ from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, load_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
 
-__all__ = ["TokenConfig", "TokenEncoder", "token_dim", "token_encoder", "token_vectors"]
+__all__ = ["TOKENS", "TokenConfig", "TokenEncoder", "token_dim", "token_encoder", "token_vectors"]
 
-TOKENS = DataType.list(DataType.float32())
+TOKENS = "tokens"  # the column of flat token matrices
+TOKEN_MATRIX = DataType.list(DataType.float32())
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,12 @@ class _TokenEncoder:
         self.progress[role].add(len(texts))
         return out
 
-    @daft.method.batch(return_dtype=TOKENS, batch_size=BATCH_ROWS)
+    @daft.method.batch(return_dtype=TOKEN_MATRIX, batch_size=BATCH_ROWS)
     def embed_documents(self, texts: daft.Series) -> list:
         """Token vectors of document texts, flattened (``n_tokens x dim``)."""
         return self._encode([t or "" for t in texts.to_pylist()], "document")
 
-    @daft.method.batch(return_dtype=TOKENS, batch_size=BATCH_ROWS)
+    @daft.method.batch(return_dtype=TOKEN_MATRIX, batch_size=BATCH_ROWS)
     def embed_queries(self, texts: daft.Series) -> list:
         """Token vectors of query texts, flattened (``n_tokens x dim``)."""
         return self._encode([t or "" for t in texts.to_pylist()], "query")
@@ -156,7 +157,7 @@ def token_vectors(
     encoder = token_encoder(config)
     method = encoder.embed_queries if role == "query" else encoder.embed_documents
     out = encode_column(frame, key, text, method, kind="tokens", config=config, role=role, cache=cache)
-    return out.select(col(key), col(VALUE).alias("tokens"))
+    return out.select(col(key), col(VALUE).alias(TOKENS))
 
 
 def TokenEncoder(model: str = "all-MiniLM-L6-v2", **options) -> object:

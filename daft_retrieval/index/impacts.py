@@ -27,9 +27,9 @@ from daft import DataType
 from daft_retrieval import schema as S
 from daft_retrieval.progress import Progress
 
-__all__ = ["HIT", "ImpactSearcher", "Impacts", "top_k_rows"]
+__all__ = ["DOC_HITS", "ImpactSearcher", "Impacts", "top_k_rows"]
 
-HIT = DataType.list(DataType.struct({"doc": DataType.int64(), S.SCORE: DataType.float64()}))
+DOC_HITS = DataType.list(DataType.struct({"doc": DataType.int64(), S.SCORE: DataType.float64()}))
 _BLOCK_CELLS = 1 << 24  # score-matrix cells per query block (~128 MB of float64)
 
 
@@ -63,11 +63,6 @@ class Impacts(NamedTuple):
         offsets = np.searchsorted(term_ids, np.arange(rows("vocabulary") + 1)).astype(np.int64)
         local = (table.column("doc").to_numpy() - lo).astype(np.int32)
         return cls(offsets, local, table.column(weight).to_numpy().astype(np.float32), int(hi - lo), int(lo))
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the arrays."""
-        return self.offsets.nbytes + self.docs.nbytes + self.weights.nbytes
 
 
 _LOADED: dict[tuple, Impacts] = {}
@@ -139,7 +134,7 @@ class ImpactSearcher:
         self.positive = bool(len(impacts.weights) == 0 or impacts.weights.min() > 0)
         self.progress = Progress(f"searching {os.path.basename(path)} ({impacts.n_docs:,} documents)")
 
-    @daft.method.batch(return_dtype=HIT, batch_size=4096)
+    @daft.method.batch(return_dtype=DOC_HITS, batch_size=4096)
     def top_k(self, term_ids: daft.Series, weights: daft.Series) -> daft.Series:
         from scipy.sparse import csr_matrix
 

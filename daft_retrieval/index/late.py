@@ -29,6 +29,7 @@ import pyarrow as pa
 from daft import DataType, col
 
 from daft_retrieval import schema as S
+from daft_retrieval.encode.tokens import TOKENS
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
 from daft_retrieval.index.kmeans import assign, kmeans
@@ -38,7 +39,7 @@ from daft_retrieval.score.maxsim import maxsim_many
 
 __all__ = ["LateIndex", "LateSearcher", "build_late_index", "open_late_index"]
 
-TOKENS, CODES = "tokens", "codes"
+CODES = "codes"
 _INDEX_FILE, _CENTROIDS = "index.json", "centroids.npy"
 
 

@@ -22,7 +22,7 @@ from daft import DataType, col
 from daft_retrieval import schema as S
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
-from daft_retrieval.encode.tokens import TokenConfig, token_dim, token_vectors
+from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
 from daft_retrieval.errors import DataError
 from daft_retrieval.run import rank_run
 
@@ -31,7 +31,7 @@ __all__ = ["RERANKERS", "candidates", "rerank"]
 RERANKERS = ("cross", "bi", "late")
 QUERY, DOCUMENT = "query", "document"
 _Q, _D = "_query_vector", "_document_vector"
-_QIDS, _HITS, _TOKENS = "_query_ids", "_hits", "tokens"
+_QIDS, _HITS = "_query_ids", "_hits"
 
 
 def candidates(run: daft.DataFrame, queries: daft.DataFrame, corpus: daft.DataFrame, depth: int) -> daft.DataFrame:
@@ -106,13 +106,13 @@ def _late_interaction(pairs: daft.DataFrame, config: TokenConfig, cache) -> daft
     q = queries.to_arrow()
     query_tokens = {
         qid: np.asarray(v.values, dtype=np.float32).reshape(-1, dim)
-        for qid, v in zip(q.column(S.QUERY_ID).to_pylist(), q.column(_TOKENS).combine_chunks())
+        for qid, v in zip(q.column(S.QUERY_ID).to_pylist(), q.column(TOKENS).combine_chunks())
     }
     docs = token_vectors(
         _unique_texts(pairs, S.DOC_ID, DOCUMENT), S.DOC_ID, col(DOCUMENT), config, role="document", cache=cache
     )
     by_doc = pairs.groupby(S.DOC_ID).agg(col(S.QUERY_ID).list_agg().alias(_QIDS)).join(docs, on=S.DOC_ID)
     scorer = MaxSimScorer(query_tokens, dim)
-    hits = by_doc.select(S.DOC_ID, scorer.score(col(_TOKENS), col(_QIDS)).alias(_HITS))
+    hits = by_doc.select(S.DOC_ID, scorer.score(col(TOKENS), col(_QIDS)).alias(_HITS))
     flat = hits.explode(_HITS)
     return flat.select(col(_HITS)[S.QUERY_ID].alias(S.QUERY_ID), S.DOC_ID, col(_HITS)[S.SCORE].alias(S.SCORE))

@@ -15,8 +15,8 @@ from daft import col
 
 from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
-from daft_retrieval.encode.tokens import TokenConfig, token_dim, token_vectors
-from daft_retrieval.index.late import TOKENS, LateIndex, LateSearcher, build_late_index
+from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
+from daft_retrieval.index.late import LateIndex, LateSearcher, build_late_index
 from daft_retrieval.run import rank_run
 
 __all__ = ["build_late_index_for", "late_search", "search_late_index"]
