@@ -8,7 +8,7 @@ from daft.functions import row_number
 
 from daft_retrieval import schema as S
 
-__all__ = ["materialize", "rank_run"]
+__all__ = ["rank_run"]
 
 
 def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:
@@ -29,13 +29,3 @@ def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:
         col(S.SCORE).cast(DataType.float64()),
     ).with_column(S.RANK, row_number().over(order).cast(DataType.int64()))
     return ranked.where(col(S.RANK) <= k) if k is not None else ranked
-
-
-def materialize(frame: daft.DataFrame) -> daft.DataFrame:
-    """Run ``frame`` and hold the result in the driver as Arrow (for small frames: runs, qrels, statistics).
-
-    Unlike ``collect()``, the result does not point at partitions held by Ray workers: on Daft 0.7.26's Ray
-    runner, later window and join queries over a frame collected on the cluster hung (a hash join spinning
-    forever), while the same queries over a driver-side copy finish; on the native runner it is a cheap copy.
-    """
-    return daft.from_arrow(frame.to_arrow())

@@ -20,6 +20,7 @@ from daft import Expression, col
 from daft_retrieval.cache.fingerprint import HASH_1, HASH_2, text_hashes
 from daft_retrieval.cache.store import VALUE, EmbeddingCache
 from daft_retrieval.progress import Progress
+from daft_retrieval.runner import persist
 
 __all__ = ["TEXT", "cached_encode", "encode_column"]
 
@@ -41,8 +42,8 @@ def cached_encode(
     hashed = frame.select(col(key), text.fill_null("").alias(TEXT)).with_columns(
         {e.name(): e for e in text_hashes(col(TEXT))}
     )
-    hashed = hashed.collect()
-    unique = hashed.groupby(*KEYS).agg(col(TEXT).any_value()).collect()
+    hashed = persist(hashed)
+    unique = persist(hashed.groupby(*KEYS).agg(col(TEXT).any_value()))
     cached = cache.lookup(fp)
     misses = unique if cached is None else unique.join(cached.select(*KEYS), on=KEYS, how="anti")
     misses = misses.to_arrow()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from daft_retrieval.errors import DataError
-from daft_retrieval.run import materialize
+from daft_retrieval.runner import materialize
 
 __all__ = ["COMMANDS", "default_dataset"]
 

@@ -10,6 +10,7 @@ from daft_retrieval.cache.cached import encode_column
 from daft_retrieval.cache.store import VALUE, EmbeddingCache
 from daft_retrieval.encode.dense import DenseConfig, dense_encoder
 from daft_retrieval.errors import DataError
+from daft_retrieval.runner import persist
 
 __all__ = ["EMBEDDING", "document_text", "embed_texts"]
 
@@ -49,12 +50,12 @@ def embed_texts(
     method = encoder.embed_documents if role == "document" else encoder.embed_queries
     # longest texts first: each Daft batch holds texts of similar length (less padding, and a slow batch shows
     # up at once rather than at the end); sentence-transformers sorts within each batch too
-    out = encode_column(
-        frame, key, text, method, kind="dense", config=config, role=role, cache=cache, longest_first=True
-    ).collect()
+    out = persist(
+        encode_column(frame, key, text, method, kind="dense", config=config, role=role, cache=cache, longest_first=True)
+    )
     out = out.select(col(key), col(VALUE).alias(EMBEDDING))
     first = out.where(col(EMBEDDING).not_null()).limit(1).to_pydict()[EMBEDDING]
     if not first:
         return out.with_column(EMBEDDING, col(EMBEDDING).cast(DataType.list(DataType.float32())))
     dim = len(first[0])
-    return out.with_column(EMBEDDING, col(EMBEDDING).cast(DataType.embedding(DataType.float32(), dim))).collect()
+    return persist(out.with_column(EMBEDDING, col(EMBEDDING).cast(DataType.embedding(DataType.float32(), dim))))

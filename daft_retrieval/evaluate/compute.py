@@ -24,7 +24,8 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.evaluate.measures import Measure, parse_measures
 from daft_retrieval.evaluate.measures.base import num_rel, num_rel_agg
-from daft_retrieval.run import materialize, rank_run
+from daft_retrieval.run import rank_run
+from daft_retrieval.runner import materialize
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -87,11 +88,11 @@ def evaluate(
     positive = qrels.where(col(S.RELEVANCE) > 0)
     ideal = Window().partition_by(S.QUERY_ID).order_by(S.RELEVANCE, S.DOC_ID, desc=[True, False])
     qrel_aggs = _merge([*(num_rel_agg(t) for t in thresholds), *(m.family.qrel_aggs(m) for m in parsed)])
-    qrel_stats = (
+    qrel_stats = materialize(
         positive.with_column("ideal_rank", row_number().over(ideal))
         .groupby(S.QUERY_ID)
         .agg(*[e.alias(n) for n, e in qrel_aggs.items()])
-    ).collect()
+    )
 
     hits = ranked.join(positive, on=[S.QUERY_ID, S.DOC_ID], how="inner")
     for t in thresholds:
@@ -102,7 +103,7 @@ def evaluate(
             .rows_between(Window.unbounded_preceding, Window.current_row)
         )
         hits = hits.with_column(f"above_{t}", (col(S.RELEVANCE) >= t).cast("int64").sum().over(upto))
-    hits = hits.join(qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds]), on=S.QUERY_ID).collect()
+    hits = materialize(hits.join(qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds]), on=S.QUERY_ID))
     if hits.count_rows() != hits.select(S.QUERY_ID, S.DOC_ID).distinct().count_rows():
         raise DataError("run lists a document twice for one query; keep one row per (query_id, doc_id)")
 
@@ -118,10 +119,10 @@ def evaluate(
     stat_cols = [c for c in table.column_names if c != S.QUERY_ID]
     table = table.with_columns({c: col(c).fill_null(0) for c in stat_cols})
     names = [str(m) for m in parsed]
-    wide = table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed]).collect()
+    wide = materialize(table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed]))
 
     means = wide.agg(*[col(n).mean() for n in names]).to_pydict() if wide.count_rows() else {}
     aggregate = {n: float(means[n][0]) if means else 0.0 for n in names}
     per_query = wide.unpivot(S.QUERY_ID, names, variable_name=S.MEASURE, value_name=S.VALUE)
-    per_query = per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()]).collect()
+    per_query = materialize(per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()]))
     return Evaluation(per_query, aggregate)

@@ -25,6 +25,7 @@ from daft_retrieval.encode.embed import document_text
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory
 from daft_retrieval.index.postings import DF, DOC, TERM_ID, VALUE, WEIGHT, Postings, build_postings
+from daft_retrieval.runner import persist
 from daft_retrieval.score.bm25 import VARIANTS, bm25_weight
 from daft_retrieval.text.tokenize import Tokenizer
 
@@ -69,7 +70,7 @@ class BM25Index:
         documents = base.documents.join(lengths, on=DOC, how="left").select(
             DOC, S.DOC_ID, col(LENGTH).fill_null(0.0).cast(DataType.float64())
         )
-        documents = documents.collect()
+        documents = persist(documents)
         n_docs = documents.count_rows()
         if n_docs == 0:
             raise DataError("cannot index an empty corpus")
@@ -105,7 +106,7 @@ class BM25Index:
             b=self.b,
         )
         postings = joined.select(TERM_ID, DOC, VALUE, weight.cast(DataType.float32()).alias(WEIGHT))
-        postings = postings.collect()  # unsorted: the searchers order what they load
+        postings = persist(postings)  # unsorted: the searchers order what they load
         return replace(self, postings=Postings(postings, p.vocabulary, p.documents))
 
     def settings(self) -> dict:

@@ -35,6 +35,7 @@ from daft_retrieval.index.atomic import atomic_directory, read_index_json, write
 from daft_retrieval.index.kmeans import assign, kmeans
 from daft_retrieval.index.vector import HIT
 from daft_retrieval.progress import Progress
+from daft_retrieval.runner import persist
 from daft_retrieval.score.maxsim import maxsim_many
 
 __all__ = ["LateIndex", "LateSearcher", "build_late_index", "open_late_index"]
@@ -90,7 +91,7 @@ def build_late_index(
     Centroids come from k-means over at most ``sample_tokens`` token vectors of a random sample of documents.
     """
     S.require_columns(embedded, [S.DOC_ID, TOKENS], "token-embedded corpus")
-    embedded = embedded.select(S.DOC_ID, TOKENS).collect()
+    embedded = persist(embedded.select(S.DOC_ID, TOKENS))
     count = embedded.count_rows()
     if count == 0:
         raise DataError("cannot index an empty corpus")

@@ -23,6 +23,7 @@ from daft import DataType, Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
+from daft_retrieval.runner import persist
 from daft_retrieval.text.tokenize import TERM
 
 __all__ = ["DF", "DOC", "TERM", "TERM_ID", "VALUE", "WEIGHT", "Postings", "build_postings", "number"]
@@ -43,7 +44,7 @@ class Postings(NamedTuple):
 
     def collect(self) -> Postings:
         """Materialise the three frames (an index is built once and searched many times)."""
-        return Postings(*(frame.collect() for frame in self))
+        return Postings(*(persist(frame) for frame in self))
 
     def save(self, path: str) -> None:
         """Write ``postings/``, ``vocabulary/`` and ``documents/`` Parquet folders under ``path``."""
@@ -69,12 +70,12 @@ def build_postings(rows: daft.DataFrame, documents: daft.DataFrame | None = None
     that appear in ``rows`` are numbered.
     """
     S.require_columns(rows, [S.DOC_ID, TERM, VALUE], "postings rows")
-    summed = rows.groupby(S.DOC_ID, TERM).agg(col(VALUE).sum().alias(VALUE)).collect()
+    summed = persist(rows.groupby(S.DOC_ID, TERM).agg(col(VALUE).sum().alias(VALUE)))
     doc_ids = (documents if documents is not None else summed).select(S.DOC_ID).distinct()
-    docs = number(doc_ids, S.DOC_ID, DOC).select(DOC, S.DOC_ID).collect()
+    docs = persist(number(doc_ids, S.DOC_ID, DOC).select(DOC, S.DOC_ID))
     vocab = number(summed.groupby(TERM).agg(col(S.DOC_ID).count().alias(DF)), TERM, TERM_ID)
-    vocab = vocab.select(TERM, TERM_ID, col(DF).cast(DataType.int64())).collect()
+    vocab = persist(vocab.select(TERM, TERM_ID, col(DF).cast(DataType.int64())))
     postings = (
         summed.join(vocab.select(TERM, TERM_ID), on=TERM).join(docs, on=S.DOC_ID).select(TERM_ID, DOC, VALUE)
     )  # unsorted: the searchers order what they load
-    return Postings(postings.collect(), vocab, docs)
+    return Postings(persist(postings), vocab, docs)

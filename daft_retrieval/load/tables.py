@@ -15,6 +15,7 @@ from daft import DataType, col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.load.lines import check_jsonl, first_bad_line
+from daft_retrieval.runner import persist
 
 __all__ = ["read_corpus", "read_queries", "read_table"]
 
@@ -81,7 +82,7 @@ def _read_error(path: str, fmt: str, io_config, exc: Exception) -> DataError:
 
 def _materialize(df: daft.DataFrame, path: str, fmt: str, io_config) -> daft.DataFrame:
     try:
-        return df.collect()
+        return persist(df)
     except Exception as exc:
         raise _read_error(path, fmt, io_config, exc) from exc
 
@@ -148,7 +149,7 @@ def _read_keyed(
     _check_ids(df, id_name, path, what)
     if S.TITLE in fields:
         df = df.with_column(S.TITLE, col(S.TITLE).fill_null(""))
-    return df.collect()
+    return persist(df)
 
 
 def read_corpus(

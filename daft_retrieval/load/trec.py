@@ -18,6 +18,7 @@ from daft import DataType, col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.load.lines import first_bad_line, first_line
+from daft_retrieval.runner import persist
 
 __all__ = ["read_qrels", "read_run", "write_qrels", "write_run"]
 
@@ -60,7 +61,7 @@ def _parse(
     if header is not None:
         f = f.where(col("f") != lit(header.split()))
     exprs = [col("f").get(i).try_cast(dtypes[k]).alias(n) for i, (k, n) in enumerate(zip(kinds, names)) if n]
-    parsed = f.select(col("f").length().alias("_n"), *exprs).collect()
+    parsed = persist(f.select(col("f").length().alias("_n"), *exprs))
     ok = col("_n") == len(kinds)
     for n in names:
         if n:
@@ -100,7 +101,7 @@ def read_run(path: str, *, io_config: daft.io.IOConfig | None = None) -> daft.Da
             f"{path}: query {d[S.QUERY_ID]!r} lists doc {d[S.DOC_ID]!r} {d['n']} times. "
             "A run ranks each document once per query; keep one line per (query, doc)."
         )
-    return run.select(*S.RUN).collect()
+    return persist(run.select(*S.RUN))
 
 
 def _is_header(line: str) -> bool:
@@ -134,7 +135,7 @@ def read_qrels(path: str, *, format: str | None = None, io_config: daft.io.IOCon
         raw = read_table(path, format=format, io_config=io_config)
         mapping = {"query-id": S.QUERY_ID, "corpus-id": S.DOC_ID, "score": S.RELEVANCE}
         raw = raw.select(*[col(c).alias(mapping.get(c, c)) for c in raw.column_names])
-        qrels = S.conform(raw, S.QRELS, path).collect()
+        qrels = persist(S.conform(raw, S.QRELS, path))
     else:
         first = first_line(path, io_config)
         header = first if _is_header(first) else None
@@ -154,7 +155,7 @@ def read_qrels(path: str, *, format: str | None = None, io_config: daft.io.IOCon
         raise DataError(
             f"{path}: query {d[S.QUERY_ID]!r} judges doc {d[S.DOC_ID]!r} {d['n']} times; keep one judgement."
         )
-    return qrels.select(*S.QRELS).collect()
+    return persist(qrels.select(*S.QRELS))
 
 
 def _new_file_mode(path: str) -> int:
@@ -215,7 +216,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
     S.require_columns(run, S.RUN, "run")
     if not tag or any(ch.isspace() for ch in tag):
         raise DataError(f"run tag {tag!r} must be one word without whitespace")
-    run = run.select(*S.RUN).collect()  # run the plan once: the checks and the write all read this
+    run = persist(run.select(*S.RUN))  # run the plan once: the checks and the write all read this
     _check_no_nulls(run, list(S.RUN), f"run for {path}")
     _check_no_whitespace(run, [S.QUERY_ID, S.DOC_ID], f"run for {path}")
     line = daft.functions.concat_ws(
@@ -234,7 +235,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
 def write_qrels(qrels: daft.DataFrame, path: str) -> None:
     """Write qrels as a TREC qrels file (``qid 0 docid rel``)."""
     S.require_columns(qrels, S.QRELS, "qrels")
-    qrels = qrels.select(*S.QRELS).collect()  # run the plan once: the checks and the write all read this
+    qrels = persist(qrels.select(*S.QRELS))  # run the plan once: the checks and the write all read this
     _check_no_nulls(qrels, list(S.QRELS), f"qrels for {path}")
     _check_no_whitespace(qrels, [S.QUERY_ID, S.DOC_ID], f"qrels for {path}")
     line = daft.functions.concat_ws(

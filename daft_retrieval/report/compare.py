@@ -22,6 +22,7 @@ from daft import col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.report.significance import paired_t_test, randomization_test
+from daft_retrieval.runner import persist
 
 __all__ = ["SYSTEM", "Comparison", "compare"]
 
@@ -157,7 +158,7 @@ def compare(
     per_query = frames[0]
     for frame in frames[1:]:
         per_query = per_query.concat(frame)
-    per_query = per_query.select(SYSTEM, S.QUERY_ID, S.MEASURE, S.VALUE).collect()
+    per_query = persist(per_query.select(SYSTEM, S.QUERY_ID, S.MEASURE, S.VALUE))
     result = Comparison(table, per_query, [], dataset)
     names = list(runs)
     for measure in next(iter(table.values())):

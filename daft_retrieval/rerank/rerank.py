@@ -25,6 +25,7 @@ from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
 from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
 from daft_retrieval.errors import DataError
 from daft_retrieval.run import rank_run
+from daft_retrieval.runner import persist
 
 __all__ = ["RERANKERS", "candidates", "rerank"]
 
@@ -64,7 +65,7 @@ def rerank(
     """
     if method not in RERANKERS:
         raise DataError(f"unknown reranker {method!r}: expected one of {', '.join(RERANKERS)}")
-    pairs = candidates(run, queries, corpus, depth).collect()
+    pairs = persist(candidates(run, queries, corpus, depth))
     if method == "cross":
         from daft_retrieval.rerank.cross import CrossEncoderScorer
 
@@ -74,7 +75,7 @@ def rerank(
         scored = _bi_encoder(pairs, DenseConfig(model=model, **options), cache)
     else:
         scored = _late_interaction(pairs, TokenConfig(model=model, **options), cache)
-    return rank_run(scored).collect()
+    return persist(rank_run(scored))
 
 
 def _unique_texts(pairs: daft.DataFrame, key: str, text: str) -> daft.DataFrame:

@@ -13,6 +13,7 @@ from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
 from daft_retrieval.index.vector import VectorIndex, VectorSearcher, build_vector_index
 from daft_retrieval.run import rank_run
+from daft_retrieval.runner import persist
 
 __all__ = ["build_dense_index", "dense_search", "search_vector_index"]
 
@@ -57,7 +58,7 @@ def dense_search(
     query_vectors = embed_texts(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache)
     if index_dir is not None:
         index = build_dense_index(corpus, index_dir, config, metric=metric, cache=cache)
-        return search_vector_index(index, query_vectors, k).collect()
+        return persist(search_vector_index(index, query_vectors, k))
     with tempfile.TemporaryDirectory(prefix="daft-retrieval-index-") as tmp:
         index = build_dense_index(corpus, os.path.join(tmp, "index"), config, metric=metric, cache=cache)
-        return search_vector_index(index, query_vectors, k).collect()
+        return persist(search_vector_index(index, query_vectors, k))

@@ -18,6 +18,7 @@ from daft_retrieval.encode.embed import document_text
 from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
 from daft_retrieval.index.late import LateIndex, LateSearcher, build_late_index
 from daft_retrieval.run import rank_run
+from daft_retrieval.runner import persist
 
 __all__ = ["build_late_index_for", "late_search", "search_late_index"]
 
@@ -61,10 +62,10 @@ def late_search(
     brute-force MaxSim over every document. ``cache``: an embedding cache for the token vectors."""
     config = config or TokenConfig()
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
-    query_tokens = token_vectors(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache).collect()
+    query_tokens = persist(token_vectors(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache))
     if index_dir is not None:
         index = build_late_index_for(corpus, index_dir, config, cache=cache)
-        return search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates).collect()
+        return persist(search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates))
     with tempfile.TemporaryDirectory(prefix="daft-retrieval-late-") as tmp:
         index = build_late_index_for(corpus, os.path.join(tmp, "index"), config, cache=cache)
-        return search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates).collect()
+        return persist(search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates))

@@ -31,6 +31,7 @@ from daft_retrieval.errors import DataError
 from daft_retrieval.index.impacts import ImpactSearcher
 from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
 from daft_retrieval.run import rank_run
+from daft_retrieval.runner import persist
 
 __all__ = ["search_postings"]
 
@@ -73,17 +74,17 @@ def search_postings(
             return _search_impacts(query, index, k, weight, path, shard_postings)
         with tempfile.TemporaryDirectory(prefix="daft-retrieval-postings-") as tmp:
             index.save(tmp)
-            return _search_impacts(query, index, k, weight, tmp, shard_postings).collect()
-    query = query.collect()
+            return persist(_search_impacts(query, index, k, weight, tmp, shard_postings))
+    query = persist(query)
     hits = query.groupby(S.QUERY_ID).agg(col(DF).sum().alias(DF)).sort(S.QUERY_ID).to_pydict()
     cumulative = np.cumsum(np.asarray(hits[DF], dtype=np.int64))
     batch = (cumulative - 1) // max(1, max_hits) if len(cumulative) else cumulative
     batches = daft.from_pydict({S.QUERY_ID: hits[S.QUERY_ID], _BATCH: batch})
-    query = query.join(batches, on=S.QUERY_ID).collect()
+    query = persist(query.join(batches, on=S.QUERY_ID))
     runs = [_search(query.where(col(_BATCH) == b), index, k, weight) for b in np.unique(batch)]
     if not runs:
         return rank_run(daft.from_pydict({S.QUERY_ID: [], S.DOC_ID: [], S.SCORE: []}), k)
-    run = runs[0] if len(runs) == 1 else functools.reduce(daft.DataFrame.concat, [r.collect() for r in runs])
+    run = runs[0] if len(runs) == 1 else functools.reduce(daft.DataFrame.concat, [persist(r) for r in runs])
     return run
 
 
@@ -91,7 +92,7 @@ def _search_impacts(
     query: daft.DataFrame, index: Postings, k: int, weight: str, path: str, shard_postings: int
 ) -> daft.DataFrame:
     lists = query.groupby(S.QUERY_ID).agg(col(TERM_ID).list_agg().alias(TERM_ID), col(_QW).list_agg().alias(_QW))
-    lists = lists.collect()
+    lists = persist(lists)
     n_docs, n_postings = index.documents.count_rows(), index.postings.count_rows()
     n_shards = max(1, min(n_docs, -(-n_postings // max(1, shard_postings))))
     bounds = np.linspace(0, n_docs, n_shards + 1).round().astype(int).tolist()
