@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import daft
 import numpy as np
 import pyarrow as pa
-from daft import DataType, col
+from daft import DataType, col, lit
 
 from daft_retrieval import schema as S
 from daft_retrieval.encode.tokens import TOKENS
@@ -76,6 +76,21 @@ def _codes(tokens: daft.Series, centroids: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(starts, pa.int32()), pa.array(assign(matrix, centroids)))
 
 
+def _sample_tokens(embedded: daft.DataFrame, dim: int, fraction: float, seed: int) -> np.ndarray:
+    """The token vectors of about ``fraction`` of the documents, chosen by a hash of their ids and stacked in doc id
+    order: the same sample, so the same centroids, whatever the runner and the partitioning (a per-partition
+    random sample, or rows in arrival order, gave other centroids on Ray than on the native runner)."""
+    if fraction < 1:
+        cut = lit(int(fraction * (2**64 - 1))).cast(DataType.uint64())
+        sample = embedded.where(col(S.DOC_ID).hash(seed=seed) <= cut)
+        if sample.count_rows() == 0:  # a tiny corpus: keep every document
+            sample = embedded
+    else:
+        sample = embedded
+    table = sample.select(S.DOC_ID, TOKENS).to_arrow().sort_by(S.DOC_ID)
+    return _flat(table.column(TOKENS), dim)[0]
+
+
 def build_late_index(
     embedded: daft.DataFrame,
     path: str,
@@ -88,7 +103,7 @@ def build_late_index(
 ) -> LateIndex:
     """Write ``doc_id, tokens`` rows (flat ``list<float32>`` token matrices of width ``dim``) as a late index.
 
-    Centroids come from k-means over at most ``sample_tokens`` token vectors of a random sample of documents.
+    Centroids come from k-means over about ``sample_tokens`` token vectors of a sample of documents.
     """
     S.require_columns(embedded, [S.DOC_ID, TOKENS], "token-embedded corpus")
     embedded = persist(embedded.select(S.DOC_ID, TOKENS))
@@ -98,12 +113,7 @@ def build_late_index(
     lengths = embedded.select((col(TOKENS).length() // dim).alias("n")).sum("n").to_pydict()["n"][0]
     n_tokens = int(lengths or 0)
     n_centroids = n_centroids or default_centroids(n_tokens)
-    fraction = min(1.0, sample_tokens / max(1, n_tokens))
-    sample = embedded.sample(fraction=fraction, seed=seed) if fraction < 1 else embedded
-    sample_matrix, _ = _flat(sample.to_arrow().column(TOKENS), dim)
-    if len(sample_matrix) == 0:
-        sample_matrix, _ = _flat(embedded.to_arrow().column(TOKENS), dim)
-    centroids = kmeans(sample_matrix, n_centroids, seed=seed)
+    centroids = kmeans(_sample_tokens(embedded, dim, sample_tokens / max(1, n_tokens), seed), n_centroids, seed=seed)
     with atomic_directory(path) as tmp:
         np.save(os.path.join(tmp, _CENTROIDS), centroids)
         coded = embedded.with_column(CODES, _codes(col(TOKENS), centroids))
