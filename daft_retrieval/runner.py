@@ -56,10 +56,11 @@ def on_ray() -> bool:
 def persist(frame: daft.DataFrame) -> daft.DataFrame:
     """Run ``frame`` and keep its result for the queries that read it next (Daft's ``collect``).
 
-    On Ray the result is first coalesced to at most one partition per CPU of the cluster. Daft 0.7.26's Ray
-    runner grew slower with every shuffle (join, groupby, window) over a collected frame of many small partitions
-    (as shuffles leave them): 0.1 s, then seconds, then tens of seconds per query within a dozen queries, and a
-    pipeline of them hung. On the native runner it is ``collect()``.
+    On Ray the result is first coalesced to at most one partition per CPU of the cluster. On Daft 0.7.26's Ray
+    runner, while collected frames of many small partitions (as shuffles leave them) are held, each further
+    shuffle (join, groupby, window) over them was slower than the one before: 0.2 s, 8 s, then 54 s per round
+    within eight rounds, and a pipeline of them hung (``benchmarks/ray_collected_shuffles.py``: the same rounds
+    through ``persist`` stay under 0.7 s). On the native runner it is ``collect()``.
 
     >>> persist(daft.from_pydict({"x": [1, 2]})).to_pydict()
     {'x': [1, 2]}
