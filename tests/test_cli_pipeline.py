@@ -72,13 +72,39 @@ def test_compare_from_an_experiment_file_with_fusion(tmp_path):
     systems = [
         {"name": "bm25", "retriever": "bm25"},
         {"name": "bm25-stem", "retriever": "bm25", "stopwords": "en", "stemmer": "english"},
+        {"name": "all", "fuse": "rrf"},  # no runs: every earlier system
         {"name": "hybrid", "fuse": "rrf", "runs": ["bm25", "bm25-stem"]},
     ]
     experiment.write_text(json.dumps({"systems": systems}))
     args = ["compare", "--dataset", DEMO, "--experiment", str(experiment), "--no-plot", "--trials", "200"]
     result = _last_json(cli(*args, "--output-dir", str(tmp_path / "r"), "-m", "nDCG@10", "--json"))
-    assert list(result["table"]) == ["bm25", "bm25-stem", "hybrid"]
+    assert list(result["table"]) == ["bm25", "bm25-stem", "all", "hybrid"]
     assert result["table"]["bm25"] != result["table"]["bm25-stem"]
+    assert result["table"]["all"] == result["table"]["hybrid"]  # both fuse bm25 and bm25-stem
+
+
+def test_compare_by_options_fuses_and_reranks_like_eval(tmp_path):
+    """compare --bm25 --retriever splade --fuse rrf --rerank M: the fusion of every system above, then a rerank of
+    it; the numbers equal eval's for the same pipeline."""
+    stages = ["--fuse", "rrf", "--rerank", "all-MiniLM-L6-v2", "--reranker", "bi", "--rerank-depth", "10"]
+    common = ["--dataset", DEMO, "--max-seq-length", "32", "--no-cache", "-m", "nDCG@10", "R@100", "--json"]
+    args = ["compare", "--bm25", "--retriever", "splade", *stages, "--no-plot", "--trials", "200"]
+    result = _last_json(cli(*args, *common, "--output-dir", str(tmp_path / "r")))
+    fused = "rrf(bm25, splade-splade-tiny)"
+    assert list(result["table"]) == ["bm25", "splade-splade-tiny", fused, f"bi-all-MiniLM-L6-v2@10({fused})"]
+    single = _last_json(cli("eval", "--retriever", "bm25", "--retriever", "splade", *stages, *common))
+    assert list(single) == list(result["table"])
+    for system, values in single.items():
+        assert result["table"][system] == pytest.approx(values, abs=1e-12), system
+
+
+def test_compare_takes_systems_from_the_file_or_the_options_not_both(tmp_path):
+    experiment = tmp_path / "exp.json"
+    experiment.write_text(json.dumps({"systems": [{"retriever": "bm25"}]}))
+    out = cli("compare", "--dataset", DEMO, "--experiment", str(experiment), "--fuse", "rrf", "--no-plot")
+    assert out.returncode == 2 and "either in --experiment or by options" in out.stderr, out.stderr
+    out = cli("compare", "--dataset", DEMO, "--bm25", "--fuse", "rrf", "--no-plot")
+    assert out.returncode == 2 and "--fuse needs at least two systems" in out.stderr, out.stderr
 
 
 @pytest.mark.parametrize(

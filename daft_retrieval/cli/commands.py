@@ -235,6 +235,9 @@ _SYSTEM_KEYS = {"name", "retriever", "model", "fuse", "runs", "rerank", "reranke
 def _systems(args: argparse.Namespace) -> list[dict]:
     """The systems to compare: from --experiment, else --bm25, --splade and each --model (in that order)."""
     if args.experiment:
+        given = [o for o, v in (("--fuse", args.fuse), ("--rerank", args.rerank), ("--retriever", args.retriever)) if v]
+        if given or args.bm25 or args.splade or args.model:
+            raise DataError("give the systems either in --experiment or by options (--bm25, --model, --fuse, ...)")
         try:
             with open(args.experiment) as fh:
                 spec = json.load(fh)
@@ -244,11 +247,22 @@ def _systems(args: argparse.Namespace) -> list[dict]:
         if not systems:
             raise DataError(f'{args.experiment}: expected {{"systems": [...]}} with at least one system')
         return systems
-    systems = [{"retriever": "bm25"}] if args.bm25 else []
-    systems += [{"retriever": "splade"}] if args.splade else []
+    flags = ["bm25"] * args.bm25 + ["splade"] * args.splade
+    others = [r for r in args.retriever or [] if r != "dense" or not args.model]  # with --model: the dense systems
+    retrievers = list(dict.fromkeys([*flags, *others]))
+    systems: list[dict] = [{"retriever": r} for r in retrievers]
     systems += [{"retriever": "dense", "model": m} for m in (args.model or [])]
     if not systems:
-        raise DataError("compare needs systems: --model M (repeatable), --bm25, --splade, or --experiment FILE")
+        raise DataError(
+            "compare needs systems: --model M (repeatable), --bm25, --splade, --retriever R, or --experiment FILE"
+        )
+    if args.fuse:
+        if len(systems) < 2:
+            raise DataError("--fuse needs at least two systems to fuse")
+        _check_fusion(args.fuse, len(systems), args)
+        systems.append({"fuse": args.fuse})  # every system above
+    if args.rerank:
+        systems.append({"rerank": args.rerank, "reranker": args.reranker, "depth": args.rerank_depth})  # the last
     return systems
 
 
@@ -261,7 +275,7 @@ def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cac
         if key not in vars(args):
             raise DataError(f"{where}: unknown option {key!r}")
     if "fuse" in system:
-        names = system.get("runs") or []
+        names = system.get("runs") or list(runs)  # default: every earlier system
         missing = [n for n in names if n not in runs]
         if len(names) < 2 or missing:
             raise DataError(f"{where}: 'runs' must name at least two earlier systems (unknown: {missing})")

@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment",
         default=None,
         help='JSON file listing the systems: {"systems": [{"name": ..., "retriever": "dense", "model": ...}, '
-        '{"retriever": "bm25", "stopwords": "en"}, {"name": "hybrid", "fuse": "rrf", "runs": [...]}, '
+        '{"retriever": "bm25", "stopwords": "en"}, {"name": "hybrid", "fuse": "rrf", "runs": [...] (default: all '
+        "earlier systems)}, "
         '{"rerank": MODEL, "reranker": "bi", "of": NAME, "depth": 100}]}',
     )
     co.add_argument("--output-dir", default=None, help="report folder (default data/reports/<dataset>)")
