@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import daft
-from daft import DataType, Window, col
+from daft import DataType, Expression, Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
 
-__all__ = ["rank_run"]
+__all__ = ["merge_hits", "rank_run"]
 
 
 def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:
@@ -29,3 +31,22 @@ def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:
         col(S.SCORE).cast(DataType.float64()),
     ).with_column(S.RANK, row_number().over(order).cast(DataType.int64()))
     return ranked.where(col(S.RANK) <= k) if k is not None else ranked
+
+
+_HITS = "_hits"
+
+
+def merge_hits(queries: daft.DataFrame, shard_hits: Iterable[Expression], doc: str = S.DOC_ID) -> daft.DataFrame:
+    """``query_id, doc, score`` rows from every shard: each expression (a searcher's batch method over a column of
+    ``queries``) gives each query a ``list<struct{doc, score}>`` of its hits in one shard.
+
+    >>> rank_run(merge_hits(query_vectors, [s.top_k(col("embedding")) for s in searchers]), k)  # doctest: +SKIP
+    """
+    parts = [queries.select(col(S.QUERY_ID), hits.alias(_HITS)) for hits in shard_hits]
+    if not parts:
+        raise ValueError("merge_hits needs at least one shard")
+    stacked = parts[0]
+    for part in parts[1:]:
+        stacked = stacked.concat(part)
+    flat = stacked.explode(_HITS).where(col(_HITS).not_null())
+    return flat.select(S.QUERY_ID, col(_HITS)[doc].alias(doc), col(_HITS)[S.SCORE].alias(S.SCORE))

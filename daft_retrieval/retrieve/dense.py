@@ -12,7 +12,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
 from daft_retrieval.index.vector import VectorIndex, VectorSearcher, build_vector_index
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
 __all__ = ["build_dense_index", "dense_search", "search_vector_index"]
@@ -28,14 +28,8 @@ def build_dense_index(
 
 def search_vector_index(index: VectorIndex, query_vectors: daft.DataFrame, k: int) -> daft.DataFrame:
     """Top ``k`` documents per query (``query_id, embedding`` rows) from every shard, merged into a run frame."""
-    hits = None
-    for shard in index.shards:
-        searcher = VectorSearcher(os.path.join(index.path, shard), index.dim, index.metric, k)
-        part = query_vectors.select(col(S.QUERY_ID), searcher.top_k(col(EMBEDDING)).alias("hits"))
-        hits = part if hits is None else hits.concat(part)
-    flat = hits.explode("hits").where(col("hits").not_null())
-    scored = flat.select(col(S.QUERY_ID), col("hits")[S.DOC_ID].alias(S.DOC_ID), col("hits")[S.SCORE].alias(S.SCORE))
-    return rank_run(scored, k)
+    searchers = (VectorSearcher(os.path.join(index.path, s), index.dim, index.metric, k) for s in index.shards)
+    return rank_run(merge_hits(query_vectors, (searcher.top_k(col(EMBEDDING)) for searcher in searchers)), k)
 
 
 def dense_search(

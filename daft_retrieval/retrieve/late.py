@@ -17,12 +17,10 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
 from daft_retrieval.index.late import LateIndex, LateSearcher, build_late_index
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
 __all__ = ["build_late_index_for", "late_search", "search_late_index"]
-
-_HITS = "_hits"
 
 
 def build_late_index_for(corpus: daft.DataFrame, path: str, config: TokenConfig, *, cache=None, **options) -> LateIndex:
@@ -36,15 +34,12 @@ def search_late_index(
     index: LateIndex, query_tokens: daft.DataFrame, k: int, *, nprobe: int = 4, candidates: int = 1024
 ) -> daft.DataFrame:
     """Top ``k`` per query (``query_id, tokens`` rows) from every shard, merged into a run frame."""
-    hits = None
     centroids = os.path.join(index.path, "centroids.npy")
-    for shard in index.shards:
-        searcher = LateSearcher(os.path.join(index.path, shard), centroids, index.dim, k, nprobe, candidates)
-        part = query_tokens.select(col(S.QUERY_ID), searcher.top_k(col(TOKENS)).alias(_HITS))
-        hits = part if hits is None else hits.concat(part)
-    flat = hits.explode(_HITS).where(col(_HITS).not_null())
-    scored = flat.select(S.QUERY_ID, col(_HITS)[S.DOC_ID].alias(S.DOC_ID), col(_HITS)[S.SCORE].alias(S.SCORE))
-    return rank_run(scored, k)
+    searchers = (
+        LateSearcher(os.path.join(index.path, shard), centroids, index.dim, k, nprobe, candidates)
+        for shard in index.shards
+    )
+    return rank_run(merge_hits(query_tokens, (searcher.top_k(col(TOKENS)) for searcher in searchers)), k)
 
 
 def late_search(

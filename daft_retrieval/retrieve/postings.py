@@ -30,7 +30,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.impacts import ImpactSearcher
 from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
 __all__ = ["search_postings"]
@@ -39,7 +39,6 @@ _QW = "_query_weight"
 _DW = "_doc_weight"
 _POS = "_position"
 _BATCH = "_batch"
-_HITS = "_hits"
 
 
 def search_postings(
@@ -96,13 +95,11 @@ def _search_impacts(
     n_docs, n_postings = index.documents.count_rows(), index.postings.count_rows()
     n_shards = max(1, min(n_docs, -(-n_postings // max(1, shard_postings))))
     bounds = np.linspace(0, n_docs, n_shards + 1).round().astype(int).tolist()
-    hits = None
-    for lo, hi in itertools.pairwise(bounds):
-        searcher = ImpactSearcher(path, weight, k, docs=(lo, hi) if n_shards > 1 else None)
-        part = lists.select(S.QUERY_ID, searcher.top_k(col(TERM_ID), col(_QW)).alias(_HITS))
-        hits = part if hits is None else hits.concat(part)
-    flat = hits.explode(_HITS).where(col(_HITS).not_null())
-    top = flat.select(S.QUERY_ID, col(_HITS)["doc"].alias(DOC), col(_HITS)[S.SCORE].alias(S.SCORE))
+    searchers = (
+        ImpactSearcher(path, weight, k, docs=(lo, hi) if n_shards > 1 else None)
+        for lo, hi in itertools.pairwise(bounds)
+    )
+    top = merge_hits(lists, (searcher.top_k(col(TERM_ID), col(_QW)) for searcher in searchers), doc=DOC)
     named = top.join(index.documents.select(DOC, S.DOC_ID), on=DOC)
     return rank_run(named.select(S.QUERY_ID, S.DOC_ID, S.SCORE), k)
 
