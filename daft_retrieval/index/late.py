@@ -80,15 +80,14 @@ def _sample_tokens(embedded: daft.DataFrame, dim: int, fraction: float, seed: in
     """The token vectors of about ``fraction`` of the documents, chosen by a hash of their ids and stacked in doc id
     order: the same sample, so the same centroids, whatever the runner and the partitioning (a per-partition
     random sample, or rows in arrival order, gave other centroids on Ray than on the native runner)."""
+    rows = embedded.select(S.DOC_ID, TOKENS)
+    table = None
     if fraction < 1:
         cut = lit(int(fraction * (2**64 - 1))).cast(DataType.uint64())
-        sample = embedded.where(col(S.DOC_ID).hash(seed=seed) <= cut)
-        if sample.count_rows() == 0:  # a tiny corpus: keep every document
-            sample = embedded
-    else:
-        sample = embedded
-    table = sample.select(S.DOC_ID, TOKENS).to_arrow().sort_by(S.DOC_ID)
-    return _flat(table.column(TOKENS), dim)[0]
+        table = rows.where(col(S.DOC_ID).hash(seed=seed) <= cut).to_arrow()
+    if table is None or table.num_rows == 0:  # the whole corpus (or a tiny one the hash cut emptied)
+        table = rows.to_arrow()
+    return _flat(table.sort_by(S.DOC_ID).column(TOKENS), dim)[0]
 
 
 def build_late_index(
