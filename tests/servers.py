@@ -36,7 +36,15 @@ def _handler(root: str | None, counters: Counters, latency: float):
         def log_message(self, *args) -> None:  # quiet
             pass
 
+        def _leave(self) -> None:
+            if self.counted:
+                self.counted = False
+                counters.leave()
+
         def _send(self, status: int, body: bytes, kind: str = "text/plain; charset=utf-8") -> None:
+            # Out of flight before the answer goes out: once a client holds an answer, its next request may
+            # arrive before this thread runs again, and must not be counted on top of this one.
+            self._leave()
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
@@ -44,6 +52,7 @@ def _handler(root: str | None, counters: Counters, latency: float):
             self.wfile.write(body)
 
         def do_GET(self) -> None:
+            self.counted = True
             counters.enter(self.path)
             try:
                 time.sleep(latency)
@@ -64,7 +73,7 @@ def _handler(root: str | None, counters: Counters, latency: float):
                 else:  # files under root
                     super().do_GET()
             finally:
-                counters.leave()
+                self._leave()
 
     return Handler
 
