@@ -11,10 +11,13 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode import dense
 from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, DenseEncoder
 from daft_retrieval.encode.embed import EMBEDDING, embed_texts
+from daft_retrieval.encode.sparse import SparseEncoder
+from daft_retrieval.encode.tokens import TokenEncoder
 from daft_retrieval.errors import DataError
 from daft_retrieval.evaluate import evaluate
 from daft_retrieval.index.vector import build_vector_index, open_vector_index
 from daft_retrieval.load import load_beir
+from daft_retrieval.rerank.cross import CrossEncoderScorer
 from daft_retrieval.retrieve.dense import dense_search, search_vector_index
 from tests.conftest import shared_dataset
 
@@ -77,10 +80,28 @@ def test_bad_options_fail_before_any_work():
         DenseEncoder("all-MiniLM-L6-v2", batch_size=0)
     with pytest.raises(DataError, match="device"):
         DenseConfig(device="tpu")
-    assert dense.DenseEncoderCPU is not None  # constructing an encoder loads nothing:
     before = len(dense.LOADS)
     DenseEncoder("some/hub-model-that-is-not-downloaded")
     assert len(dense.LOADS) == before
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda device: DenseEncoder(device=device).embed_documents,
+        lambda device: TokenEncoder(device=device).embed_queries,
+        lambda device: SparseEncoder(device=device).encode_documents,
+        lambda device: CrossEncoderScorer("all-MiniLM-L6-v2", device=device).score,
+    ],
+    ids=["dense", "tokens", "sparse", "cross"],
+)
+def test_cuda_devices_ask_daft_for_one_gpu_and_others_for_none(make):
+    # what Daft schedules on: a CUDA encoder must hold a GPU (one actor per GPU on Ray); a CPU one must not wait
+    # for a GPU the cluster may lack. Nothing loads here.
+    assert make("cuda").gpus == 1
+    assert make("cuda:1").gpus == 1
+    assert make("cpu").gpus == 0
+    assert make(None).gpus == 0
 
 
 def test_dense_search_on_demo(demo_path):

@@ -22,6 +22,7 @@ import daft
 import numpy as np
 from daft import DataType
 
+from daft_retrieval.device import per_device, torch_device
 from daft_retrieval.encode.models import resolve_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
@@ -76,10 +77,9 @@ def load_model(config: DenseConfig):
     key = _model_key(config)
     with _LOCK:
         if key not in _MODELS:
-            import torch
             from sentence_transformers import SentenceTransformer
 
-            device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            device = torch_device(config.device)
             model = SentenceTransformer(resolve_model(config.model), device=device)
             if config.fp16 and device.startswith("cuda"):
                 model = model.half()
@@ -134,20 +134,12 @@ class _Encoder:
         return self._encode([t or "" for t in texts.to_pylist()], "query")
 
 
-DenseEncoderCPU = daft.cls(_Encoder, name_override="DenseEncoder")
-
-
-class _GpuEncoder(_Encoder):
-    pass
-
-
-DenseEncoderGPU = daft.cls(_GpuEncoder, gpus=1, name_override="DenseEncoder")
+_DENSE_ENCODER = per_device(_Encoder, "DenseEncoder")
 
 
 def dense_encoder(config: DenseConfig):
     """A Daft encoder instance for ``config``: asks Daft for one GPU when the device is CUDA."""
-    cls = DenseEncoderGPU if (config.device or "").startswith("cuda") else DenseEncoderCPU
-    return cls(config)
+    return _DENSE_ENCODER(config.device)(config)
 
 
 def DenseEncoder(model: str = "all-MiniLM-L6-v2", **options) -> object:

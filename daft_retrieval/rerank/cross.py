@@ -17,6 +17,7 @@ import daft
 import numpy as np
 from daft import DataType
 
+from daft_retrieval.device import per_device, torch_device
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.models import resolve_model
 from daft_retrieval.progress import Progress
@@ -49,10 +50,9 @@ def _load(config: CrossConfig):
     key = (config.model, config.device, config.fp16, config.max_length)
     with _LOCK:
         if key not in _MODELS:
-            import torch
             from sentence_transformers import CrossEncoder
 
-            device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            device = torch_device(config.device)
             model = CrossEncoder(resolve_model(config.model), device=device, max_length=config.max_length)
             if config.fp16 and device.startswith("cuda"):
                 model.model.half()
@@ -78,17 +78,10 @@ class _CrossScorer:
         return np.asarray(scores, dtype=np.float64).reshape(len(pairs), -1)[:, 0]
 
 
-_CPU = daft.cls(_CrossScorer, name_override="CrossEncoderScorer")
-
-
-class _GpuCrossScorer(_CrossScorer):
-    pass
-
-
-_GPU = daft.cls(_GpuCrossScorer, gpus=1, name_override="CrossEncoderScorer")
+_CROSS_SCORER = per_device(_CrossScorer, "CrossEncoderScorer")
 
 
 def CrossEncoderScorer(model: str, **options) -> object:
     """A Daft cross-encoder for ``model``; options as :class:`CrossConfig` (checked now, nothing loads)."""
     config = replace(CrossConfig(model), **options)
-    return (_GPU if (config.device or "").startswith("cuda") else _CPU)(config)
+    return _CROSS_SCORER(config.device)(config)

@@ -1,0 +1,45 @@
+"""Where a model runs: the torch device of a ``device`` option, and the Daft class that asks for a GPU for CUDA.
+
+Encoders and rerankers take ``device``: "cpu", "cuda", "cuda:1", "mps", or None (CUDA when torch sees one, else
+CPU). A CUDA device makes Daft schedule the class with ``gpus=1`` (one GPU per instance; on Ray one actor per GPU);
+any other asks for none, so a CPU run never waits for a GPU the cluster lacks.
+
+    >>> pick = per_device(_Encoder, "DenseEncoder")  # doctest: +SKIP
+    >>> pick("cuda")(config)  # a Daft class instance that Daft places on one GPU  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import daft
+
+__all__ = ["per_device", "torch_device", "wants_gpu"]
+
+
+def wants_gpu(device: str | None) -> bool:
+    """Whether ``device`` names a CUDA device (the only case that asks Daft for a GPU)."""
+    return (device or "").startswith("cuda")
+
+
+def torch_device(device: str | None) -> str:
+    """The torch device for ``device``: itself, or "cuda" when None and torch sees a GPU, else "cpu"."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def per_device(cls: type, name: str) -> Callable[[str | None], type]:
+    """``pick(device)``: the ``daft.cls`` of ``cls`` for ``device``, with ``gpus=1`` when it is CUDA.
+
+    Both wrappers are made once, here (``daft.cls`` leaves ``cls`` itself untouched); ``name`` is what Daft shows.
+    """
+    cpu = daft.cls(cls, name_override=name)
+    gpu = daft.cls(cls, gpus=1, name_override=name)
+
+    def pick(device: str | None) -> type:
+        return gpu if wants_gpu(device) else cpu
+
+    return pick
