@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 
 import daft
 import numpy as np
+import pyarrow as pa
 from daft import DataType
 
 from daft_retrieval.device import per_device
@@ -25,10 +26,24 @@ from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, load_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
 
-__all__ = ["TOKENS", "TokenConfig", "TokenEncoder", "token_dim", "token_encoder", "token_vectors"]
+__all__ = ["TOKENS", "TokenConfig", "TokenEncoder", "token_dim", "token_encoder", "token_vectors", "unflatten"]
 
 TOKENS = "tokens"  # the column of flat token matrices
 TOKEN_MATRIX = DataType.list(DataType.float32())
+
+
+def unflatten(column: pa.ChunkedArray | pa.Array, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(every row's token vectors stacked, ``n x dim``; row starts, ``rows + 1``) of a column of flat token
+    matrices: row i's tokens are ``matrix[starts[i]:starts[i + 1]]`` (none for a null row). No copy for float32.
+
+    >>> matrix, starts = unflatten(pa.array([[1.0, 0.0, 0.0, 1.0], [0.6, 0.8]], pa.list_(pa.float32())), 2)
+    >>> matrix.shape, starts.tolist()
+    ((3, 2), [0, 2, 3])
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    offsets = np.asarray(array.offsets, dtype=np.int64)
+    values = array.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+    return values.astype(np.float32, copy=False).reshape(-1, dim), (offsets - offsets[0]) // dim
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import pyarrow as pa
 from daft import DataType, col, lit
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.tokens import TOKENS
+from daft_retrieval.encode.tokens import TOKENS, unflatten
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
 from daft_retrieval.index.kmeans import assign, kmeans
@@ -62,17 +62,9 @@ def default_centroids(n_tokens: int) -> int:
     return int(2 ** np.floor(np.log2(max(2.0, 16 * np.sqrt(max(1, n_tokens))))))
 
 
-def _flat(column: pa.ChunkedArray | pa.Array, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(tokens ``n x dim``, row starts) of a ``list<float32>`` column of flat token matrices."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    offsets = np.asarray(array.offsets, dtype=np.int64)
-    values = array.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
-    return values.astype(np.float32, copy=False).reshape(-1, dim), (offsets - offsets[0]) // dim
-
-
 @daft.func.batch(return_dtype=DataType.list(DataType.int32()))
 def _codes(tokens: daft.Series, centroids: np.ndarray) -> pa.Array:
-    matrix, starts = _flat(tokens.to_arrow(), centroids.shape[1])
+    matrix, starts = unflatten(tokens.to_arrow(), centroids.shape[1])
     return pa.ListArray.from_arrays(pa.array(starts, pa.int32()), pa.array(assign(matrix, centroids)))
 
 
@@ -87,7 +79,7 @@ def _sample_tokens(embedded: daft.DataFrame, dim: int, fraction: float, seed: in
         table = rows.where(col(S.DOC_ID).hash(seed=seed) <= cut).to_arrow()
     if table is None or table.num_rows == 0:  # the whole corpus (or a tiny one the hash cut emptied)
         table = rows.to_arrow()
-    return _flat(table.sort_by(S.DOC_ID).column(TOKENS), dim)[0]
+    return unflatten(table.sort_by(S.DOC_ID).column(TOKENS), dim)[0]
 
 
 def build_late_index(
@@ -134,7 +126,7 @@ class _Shard:
 
         table = pq.read_table(file)
         self.ids = np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object)
-        self.tokens, self.starts = _flat(table.column(TOKENS), dim)
+        self.tokens, self.starts = unflatten(table.column(TOKENS), dim)
         codes = table.column(CODES).combine_chunks().values.to_numpy(zero_copy_only=False).astype(np.int64)
         self.codes = codes
         self.centroids = np.load(centroids_file)
@@ -192,7 +184,7 @@ class LateSearcher:
 
     @daft.method.batch(return_dtype=HIT, batch_size=256)
     def top_k(self, queries: daft.Series) -> list:
-        matrix, starts = _flat(queries.to_arrow(), self.dim)
+        matrix, starts = unflatten(queries.to_arrow(), self.dim)
         out = []
         for lo, hi in itertools.pairwise(starts):
             query = matrix[lo:hi]

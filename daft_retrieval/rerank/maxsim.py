@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import daft
 import numpy as np
-import pyarrow as pa
 from daft import DataType
 
 from daft_retrieval import schema as S
+from daft_retrieval.encode.tokens import unflatten
 from daft_retrieval.score.maxsim import maxsim
 
 __all__ = ["MaxSimScorer"]
@@ -31,13 +31,12 @@ class MaxSimScorer:
 
     @daft.method.batch(return_dtype=SCORED, batch_size=64)
     def score(self, tokens: daft.Series, query_ids: daft.Series) -> list:
-        array = tokens.to_arrow()
-        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        matrix, starts = unflatten(tokens.to_arrow(), self.dim)
         out = []
-        for flat, ids in zip(array, query_ids.to_pylist()):
-            if not flat.is_valid or ids is None:
+        for i, (valid, ids) in enumerate(zip(tokens.not_null().to_pylist(), query_ids.to_pylist())):
+            if not valid or ids is None:
                 out.append(None)
                 continue
-            document = np.asarray(flat.values, dtype=np.float32).reshape(-1, self.dim)
+            document = matrix[starts[i] : starts[i + 1]]
             out.append([{S.QUERY_ID: q, S.SCORE: maxsim(self.queries[q], document)} for q in ids if q in self.queries])
         return out
