@@ -25,11 +25,12 @@ import pyarrow as pa
 from daft import DataType
 
 from daft_retrieval import schema as S
+from daft_retrieval.index.postings import DOC, TERM_ID
 from daft_retrieval.progress import Progress
 
 __all__ = ["DOC_HITS", "ImpactSearcher", "Impacts", "top_k_rows"]
 
-DOC_HITS = DataType.list(DataType.struct({"doc": DataType.int64(), S.SCORE: DataType.float64()}))
+DOC_HITS = DataType.list(DataType.struct({DOC: DataType.int64(), S.SCORE: DataType.float64()}))
 _BLOCK_CELLS = 1 << 24  # score-matrix cells per query block (~128 MB of float64)
 
 
@@ -56,12 +57,12 @@ class Impacts(NamedTuple):
 
         dataset = pds.dataset(os.path.join(path, "postings"), format="parquet")
         lo, hi = docs if docs is not None else (0, rows("documents"))
-        doc = pds.field("doc")
-        table = dataset.to_table(columns=["term_id", "doc", weight], filter=(doc >= lo) & (doc < hi))
-        table = table.sort_by([("term_id", "ascending"), ("doc", "ascending")])
-        term_ids = table.column("term_id").to_numpy()
+        doc = pds.field(DOC)
+        table = dataset.to_table(columns=[TERM_ID, DOC, weight], filter=(doc >= lo) & (doc < hi))
+        table = table.sort_by([(TERM_ID, "ascending"), (DOC, "ascending")])
+        term_ids = table.column(TERM_ID).to_numpy()
         offsets = np.searchsorted(term_ids, np.arange(rows("vocabulary") + 1)).astype(np.int64)
-        local = (table.column("doc").to_numpy() - lo).astype(np.int32)
+        local = (table.column(DOC).to_numpy() - lo).astype(np.int32)
         return cls(offsets, local, table.column(weight).to_numpy().astype(np.float32), int(hi - lo), int(lo))
 
 
@@ -159,7 +160,7 @@ class ImpactSearcher:
         rows, docs, scores = (np.concatenate(p) for p in zip(*parts)) if parts else (np.zeros(0, np.int64),) * 3
         self.progress.add(n_queries)
         hits = pa.StructArray.from_arrays(
-            [pa.array(docs, pa.int64()), pa.array(scores, pa.float64())], names=["doc", S.SCORE]
+            [pa.array(docs, pa.int64()), pa.array(scores, pa.float64())], names=[DOC, S.SCORE]
         )
         list_offsets = pa.array(np.searchsorted(rows, np.arange(n_queries + 1)), pa.int32())
         return daft.Series.from_arrow(pa.ListArray.from_arrays(list_offsets, hits))
