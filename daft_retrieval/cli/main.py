@@ -198,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # the CLI prints its own progress lines (counts and rates): no Daft, hub or "Loading weights" bars among them
+    # (set before Daft, huggingface_hub or transformers read them; a user's own setting wins)
     os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args([*(sys.argv[1:] if argv is None else argv), "eval"])
