@@ -14,7 +14,15 @@ from collections.abc import Callable
 
 import daft
 
-__all__ = ["per_device", "torch_device", "wants_gpu"]
+from daft_retrieval.errors import DataError
+
+__all__ = ["check_device", "per_device", "torch_device", "wants_gpu"]
+
+
+def check_device(device: str | None) -> None:
+    """Raise a :class:`DataError` unless ``device`` is None, "cpu", "cuda", "cuda:N" or "mps"."""
+    if device is not None and not device.startswith(("cpu", "cuda", "mps")):
+        raise DataError(f"device must be cpu, cuda[:N] or mps, not {device!r}")
 
 
 def wants_gpu(device: str | None) -> bool:

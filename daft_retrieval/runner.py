@@ -23,7 +23,10 @@ def use_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
     try:
         import ray
     except ImportError as exc:
-        raise ImportError("the Ray runner needs Ray: pip install 'daft-retrieval[ray]'") from exc
+        raise ImportError(
+            "the Ray runner needs Ray: pip install -e '.[ray]' in the daft_retrieval checkout "
+            "(bash scripts/install.sh dev has it)"
+        ) from exc
     import daft
 
     if not ray.is_initialized():

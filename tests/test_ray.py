@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, shared_dataset
 
-pytest.importorskip("ray", reason="the Ray runner needs the [ray] extra (pip install 'daft-retrieval[ray]')")
+pytest.importorskip("ray", reason="the Ray runner needs the [ray] extra (pip install -e '.[ray]')")
 
 MEASURES = ["nDCG@10", "R@100", "MRR@10", "AP@100", "P@10"]
 EVAL = ["eval", "-m", *MEASURES, "--json"]

@@ -79,7 +79,8 @@ def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries, cache=N
     if retriever == "splade":
         from daft_retrieval.retrieve.splade import splade_search
 
-        return splade_search(corpus, queries, model=args.splade_model, k=args.k, cache=cache)
+        options = {**_model_options(args), "max_seq_length": args.max_seq_length}
+        return splade_search(corpus, queries, model=args.splade_model, k=args.k, cache=cache, **options)
     if retriever == "late":
         from daft_retrieval.retrieve.late import late_search
 
@@ -316,7 +317,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
             raise DataError(f"two systems are named {name!r}: give each a distinct 'name'")
         runs[name] = run
         print(f"ran {name}", file=sys.stderr)
-    result = compare(runs, dataset.qrels, measures, dataset=dataset.name, trials=args.trials)
+    result = compare(runs, dataset.qrels, measures, dataset=dataset.name, trials=args.trials, queries=args.queries_in)
     folder = args.output_dir or os.path.join("data", "reports", dataset.name)
     paths = result.write(folder, plot=not args.no_plot)
     print(result.markdown())

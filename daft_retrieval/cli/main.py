@@ -15,7 +15,7 @@ __all__ = ["main"]
 DEFAULT_MEASURES = ["nDCG@10", "R@100", "MRR@10", "AP@100", "P@10"]
 
 
-def _add_output(p: argparse.ArgumentParser) -> None:
+def _add_output(p: argparse.ArgumentParser, *, per_query: bool = True) -> None:
     p.add_argument(
         "-m",
         "--measure",
@@ -26,7 +26,8 @@ def _add_output(p: argparse.ArgumentParser) -> None:
         help="measures, e.g. nDCG@10 R@100 P(rel=2)@5 RR MRR@10 AP@100 R-Prec Success@10 "
         f"(default: {' '.join(DEFAULT_MEASURES)})",
     )
-    p.add_argument("--per-query", action="store_true", help="also print every query's values")
+    if per_query:
+        p.add_argument("--per-query", action="store_true", help="also print every query's values")
     p.add_argument("--json", action="store_true", help="print one JSON object of means as the last line of stdout")
     p.add_argument(
         "--queries-in",
@@ -69,7 +70,16 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
         "--fuse",
         choices=["rrf", "combsum", "combmnz", "wsum"],
         default=None,
-        help="fuse the retrievers' runs (the fused run is the one written and evaluated last)",
+        help="add the fusion of every system listed"
+        if many_models
+        else "fuse the retrievers' runs (the fused run is the one written and evaluated last)",
+    )
+    p.add_argument(
+        "--scratch-dir",
+        default=None,
+        metavar="DIR",
+        help="where the indexes a run builds go (temporary folders, removed at the end; default: the system's "
+        "temporary folder); on a multi-node Ray cluster, a shared file system every node reads",
     )
     _add_fusion(p)
     if many_models:
@@ -125,7 +135,8 @@ def _add_cache(p: argparse.ArgumentParser, *, with_s3: bool = False) -> None:
         default=None,
         metavar="DIR",
         help="embedding cache: a folder or object-store URL "
-        "(default $DAFT_RETRIEVAL_CACHE/embeddings, else ~/.cache/daft_retrieval/embeddings)",
+        "(default $DAFT_RETRIEVAL_CACHE/embeddings, else $XDG_CACHE_HOME/daft_retrieval/embeddings, "
+        "else ~/.cache/daft_retrieval/embeddings)",
     )
     if with_s3:
         p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint for an s3:// cache (MinIO, ...)")
@@ -151,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("search", help="retrieve the top k per query and write a TREC run")
     _add_retrieval(se)
     se.add_argument("--output-run", required=True, help="TREC run file to write")
-    se.add_argument("--tag", default=None, help="run tag (default: the model name)")
+    se.add_argument("--tag", default=None, help="run tag (default: the system's name, e.g. bm25 or rrf_bm25_dense-...)")
 
     es = sub.add_parser("eval", help="search a collection and evaluate the run")
     _add_retrieval(es)
@@ -170,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare systems side by side: table, per-query values, paired tests, Markdown/JSON/PNG report",
     )
     _add_retrieval(co, many_models=True)
-    _add_output(co)
+    _add_output(co, per_query=False)  # every system's per-query values: per_query.parquet in --output-dir
     co.add_argument("--bm25", action="store_true", help="add BM25 (with the --k1/--b/--stopwords/... options)")
     co.add_argument("--splade", action="store_true", help="add SPLADE (--splade-model)")
     co.add_argument(
@@ -205,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args([*(sys.argv[1:] if argv is None else argv), "eval"])
+    if getattr(args, "scratch_dir", None):  # read by every search that builds a temporary index
+        from daft_retrieval.paths import SCRATCH
+
+        os.environ[SCRATCH] = os.path.abspath(args.scratch_dir)
     from daft_retrieval.cli import commands
     from daft_retrieval.errors import DataError
 

@@ -22,7 +22,7 @@ import daft
 import numpy as np
 from daft import DataType
 
-from daft_retrieval.device import per_device, torch_device
+from daft_retrieval.device import check_device, per_device, torch_device
 from daft_retrieval.encode.models import resolve_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
@@ -54,8 +54,7 @@ class DenseConfig:
             raise DataError(f"batch_size must be >= 1, not {self.batch_size}")
         if self.max_seq_length is not None and self.max_seq_length < 1:
             raise DataError(f"max_seq_length must be >= 1, not {self.max_seq_length}")
-        if self.device is not None and not self.device.startswith(("cpu", "cuda", "mps")):
-            raise DataError(f"device must be cpu, cuda[:N] or mps, not {self.device!r}")
+        check_device(self.device)
 
     def as_dict(self) -> dict:
         return asdict(self)

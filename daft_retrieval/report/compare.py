@@ -1,9 +1,10 @@
 """Side-by-side comparison of systems on one collection: a systems x measures table, the per-query frame, paired
 significance tests against the first system, and Markdown, JSON and PNG reports.
 
-Every system is evaluated over the same queries (every qrels query, 0 when a run misses it: trec_eval -c), so
-per-query values pair up. For each other system and measure: the mean difference to the first system, the paired
-t-test p-value and the randomisation-test p-value (:mod:`daft_retrieval.report.significance`).
+Every system is evaluated over the same queries, so per-query values pair up: every qrels query, 0 when a run
+misses it (trec_eval -c; the default), or with ``queries="both"`` only the qrels queries that every run answers.
+For each other system and measure: the mean difference to the first system, the paired t-test p-value and the
+randomisation-test p-value (:mod:`daft_retrieval.report.significance`).
 
     >>> result = compare({"bm25": run_a, "minilm": run_b}, ds.qrels, ["nDCG@10", "R@100"])  # doctest: +SKIP
     >>> result.write("data/reports/scifact")  # doctest: +SKIP  (comparison.md, .json, .png)
@@ -144,12 +145,24 @@ def compare(
     *,
     dataset: str = "",
     trials: int = 10_000,
+    queries: str = "qrels",
 ) -> Comparison:
-    """Evaluate every run on ``qrels`` and test each against the first (the baseline)."""
+    """Evaluate every run on ``qrels`` and test each against the first (the baseline).
+
+    ``queries``: "qrels" (every judged query; a run missing one scores 0 there) or "both" (the judged queries
+    that every run answers: the systems are still compared on one set of queries).
+    """
     from daft_retrieval.evaluate import evaluate
 
     if len(runs) < 1:
         raise DataError("compare needs at least one system")
+    if queries not in ("qrels", "both"):
+        raise DataError(f"queries must be 'qrels' or 'both', not {queries!r}")
+    if queries == "both":
+        common = qrels.select(S.QUERY_ID).distinct()
+        for run in runs.values():
+            common = common.join(run.select(S.QUERY_ID).distinct(), on=S.QUERY_ID)
+        qrels = persist(qrels.join(persist(common), on=S.QUERY_ID))
     table, frames = {}, []
     for name, run in runs.items():
         result = evaluate(run, qrels, measures)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import daft
 from daft import col
@@ -12,6 +11,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
 from daft_retrieval.index.vector import VectorIndex, VectorSearcher, build_vector_index
+from daft_retrieval.paths import scratch_directory
 from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
@@ -53,6 +53,6 @@ def dense_search(
     if index_dir is not None:
         index = build_dense_index(corpus, index_dir, config, metric=metric, cache=cache)
         return persist(search_vector_index(index, query_vectors, k))
-    with tempfile.TemporaryDirectory(prefix="daft-retrieval-index-") as tmp:
+    with scratch_directory("daft-retrieval-index-") as tmp:
         index = build_dense_index(corpus, os.path.join(tmp, "index"), config, metric=metric, cache=cache)
         return persist(search_vector_index(index, query_vectors, k))

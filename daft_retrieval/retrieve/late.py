@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import daft
 from daft import col
@@ -17,6 +16,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
 from daft_retrieval.index.late import LateIndex, LateSearcher, build_late_index
+from daft_retrieval.paths import scratch_directory
 from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
@@ -61,6 +61,6 @@ def late_search(
     if index_dir is not None:
         index = build_late_index_for(corpus, index_dir, config, cache=cache)
         return persist(search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates))
-    with tempfile.TemporaryDirectory(prefix="daft-retrieval-late-") as tmp:
+    with scratch_directory("daft-retrieval-late-") as tmp:
         index = build_late_index_for(corpus, os.path.join(tmp, "index"), config, cache=cache)
         return persist(search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates))

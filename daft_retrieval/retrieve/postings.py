@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import tempfile
 
 import daft
 import numpy as np
@@ -30,6 +29,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.impacts import ImpactSearcher
 from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
+from daft_retrieval.paths import scratch_directory
 from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
@@ -71,7 +71,7 @@ def search_postings(
     if method == "impacts":
         if path is not None:
             return _search_impacts(query, index, k, weight, path, shard_postings)
-        with tempfile.TemporaryDirectory(prefix="daft-retrieval-postings-") as tmp:
+        with scratch_directory("daft-retrieval-postings-") as tmp:
             index.save(tmp)
             return persist(_search_impacts(query, index, k, weight, tmp, shard_postings))
     query = persist(query)

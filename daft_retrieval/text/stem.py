@@ -21,7 +21,7 @@ from daft_retrieval.errors import DataError
 
 __all__ = ["check_stemmer", "stem_array", "stem_words"]
 
-_INSTALL = "pip install 'daft-retrieval[stem]'"
+_INSTALL = "pip install -e '.[stem]' in the daft_retrieval checkout (bash scripts/install.sh dev has it)"
 _LOCAL = threading.local()
 
 

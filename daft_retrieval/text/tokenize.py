@@ -43,7 +43,7 @@ _NON_WORD = r"[^\p{L}\p{N}_]+"
 class Tokenizer:
     """Tokenizer settings: ``pattern`` (a regex whose matches are the tokens), ``lowercase``, ``stopwords``
     (None, a list name such as "en", or a tuple of words) and ``stemmer`` (None or a Snowball algorithm name
-    such as "english"; needs ``pip install 'daft-retrieval[stem]'``).
+    such as "english"; needs PyStemmer: ``pip install -e '.[stem]'`` in the checkout).
     """
 
     pattern: str = DEFAULT_PATTERN

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from daft import Expression, col, lit
 from daft.functions import when
 
+from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 
 __all__ = ["REGISTRY", "Family", "Measure", "parse_measure", "parse_measures"]
@@ -101,7 +102,7 @@ def rel_at(t: int, k: int | None) -> str:
 
 
 def is_rel(t: int) -> Expression:
-    return col("relevance") >= t
+    return col(S.RELEVANCE) >= t
 
 
 def count_where(cond: Expression) -> Expression:
