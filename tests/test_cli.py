@@ -140,3 +140,46 @@ def test_side_by_side_retrievers_and_fusion(tmp_path):
     assert json.loads(again.stdout.strip().splitlines()[-1])["nDCG@10"] == pytest.approx(fused, abs=1e-12)
     one = cli("search", "--retriever", "bm25", "--retriever", "dense", "--output-run", str(run_file))
     assert one.returncode == 2 and "--fuse" in one.stderr
+
+
+def test_data_warnings_are_one_line_each(tmp_path):
+    """A load problem is reported once, as one 'daft-retrieval: warning:' line with distinct example ids."""
+    demo = ROOT / "data" / "demo"
+    (tmp_path / "qrels").mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        (tmp_path / name).write_bytes((demo / name).read_bytes())
+    qrels = (demo / "qrels" / "test.tsv").read_text() + "qx-1\tnone-1\t1\nqx-1\tnone-2\t1\n"
+    (tmp_path / "qrels" / "test.tsv").write_text(qrels)
+    out = cli("eval", "--dataset", str(tmp_path), "--retriever", "bm25", "--no-cache", "-m", "nDCG@10")
+    assert out.returncode == 0, out.stderr
+    warned = [line for line in out.stderr.splitlines() if "warning:" in line.lower()]
+    assert len(warned) == 1 and warned[0].startswith("daft-retrieval: warning: "), out.stderr
+    assert "2 judgements name a query absent" in warned[0] and "['qx-1']" in warned[0]
+    assert "DataWarning" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--depth", "0"], "--depth must be >= 1"),
+        (["--weights", "1", "2"], "--weights applies to wsum only"),
+        (["--method", "wsum", "--weights", "0", "0"], "--weights are all 0"),
+    ],
+)
+def test_bad_fusion_options_exit_2_and_keep_the_old_output(tmp_path, files, extra, message):
+    _, run = files
+    other = tmp_path / "other.txt"
+    other.write_text("q1 Q0 d1 1 5.0 t\n")
+    output = tmp_path / "fused.txt"
+    output.write_text("precious\n")
+    out = cli("fuse", *extra, "--output-run", str(output), str(run), str(other))
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert output.read_text() == "precious\n"
+
+
+def test_fusing_a_run_with_itself_or_writing_into_a_folder_exits_2(tmp_path, files):
+    _, run = files
+    out = cli("fuse", "--output-run", str(tmp_path / "f.txt"), str(run), str(run))
+    assert out.returncode == 2 and "is given twice" in out.stderr
+    out = cli("eval", "--retriever", "bm25", "--output-run", str(tmp_path))  # fails before any search
+    assert out.returncode == 2 and "is a directory" in out.stderr and "searching" not in out.stderr

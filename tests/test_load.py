@@ -356,3 +356,30 @@ def test_bm25s_run_on_scifact_evaluates_like_pytrec_eval(scifact, tmp_path):
         mean = sum(ref[m].get(q, 0.0) for q in qrels_dict) / len(qrels_dict)
         assert math.isclose(result.aggregate[m], mean, abs_tol=1e-9), m
     assert abs(result.aggregate["nDCG@10"] - 0.6596) < 0.001  # bm25s's plain scifact number
+
+
+def test_corpus_not_utf8_names_the_line(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(GOOD.encode() + '{"_id": "c", "text": "caf\u00e9"}\n'.encode("latin-1"))
+    message = error_of(read_corpus, str(path))
+    assert f"{path}:3: not UTF-8" in message
+
+
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_an_empty_corpus_file_says_so(tmp_path, text):
+    path = write_text(tmp_path / "corpus.jsonl", text)
+    assert f"{path}: the file is empty" in error_of(read_corpus, path)
+
+
+def test_a_beir_folder_of_gzipped_files_loads_like_the_plain_one(tmp_path):
+    import gzip
+
+    from tests.conftest import ROOT
+
+    demo = ROOT / "data" / "demo"
+    (tmp_path / "qrels").mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress((demo / name).read_bytes()))
+    packed, plain = load_beir(tmp_path), load_beir(demo)
+    assert packed.report == plain.report
+    assert sorted(packed.corpus.to_pydict()["doc_id"]) == sorted(plain.corpus.to_pydict()["doc_id"])

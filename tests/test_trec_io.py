@@ -208,3 +208,69 @@ def test_written_files_get_the_mode_open_would_give(tmp_path):
     os.chmod(path, 0o640)
     write_run(run_frame([("q1", "d2", 1.0, 1)]), path)  # replacing a file keeps its mode
     assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+# --- encodings, empty and odd files ---------------------------------------------------------------------------
+
+RUN = "".join(f"q1 Q0 d{i} {i} {10 - i}.5 t\n" for i in range(1, 6))
+
+
+def test_a_run_that_is_not_utf8_names_the_line_every_time(tmp_path):
+    # Daft's read_text alone sometimes returns no rows for such a file: the check must fail on every read
+    path = tmp_path / "run.txt"
+    path.write_bytes(RUN.encode() + "q2 Q0 caf\u00e9 1 1.0 t\n".encode("latin-1"))
+    for _ in range(3):
+        message = error_of(read_run, str(path))
+        assert f"{path}:6: not UTF-8" in message and "iconv" in message
+
+
+def test_qrels_not_utf8_far_down_names_the_line(tmp_path):
+    lines = "".join(f"q{i} 0 d{i} 1\n" for i in range(2000)).encode()
+    path = tmp_path / "qrels.txt"
+    path.write_bytes(lines + b"q9 0 d\xe9 1\n")
+    assert f"{path}:2001: not UTF-8" in error_of(read_qrels, str(path))
+
+
+def test_a_byte_order_mark_does_not_stick_to_the_first_id(tmp_path):
+    run = read_run(write_text(tmp_path / "run.txt", "\ufeff" + RUN))
+    assert set(run.to_pydict()["query_id"]) == {"q1"}
+    qrels = read_qrels(write_text(tmp_path / "qrels.txt", "\ufeffq1 0 d1 1\nq1 0 d2 0\n"))
+    assert qrels.to_pydict()["query_id"] == ["q1", "q1"]
+    beir = read_qrels(write_text(tmp_path / "q.tsv", "\ufeffquery-id\tcorpus-id\tscore\nq1\td1\t1\n"))
+    assert beir.to_pydict() == {"query_id": ["q1"], "doc_id": ["d1"], "relevance": [1]}
+
+
+def test_gzipped_qrels_and_runs_read_like_plain_ones(tmp_path):
+    import gzip
+
+    (tmp_path / "qrels.txt.gz").write_bytes(gzip.compress(b"q1 0 d1 1\nq1 0 d2 0\n"))
+    (tmp_path / "run.txt.gz").write_bytes(gzip.compress(RUN.encode()))
+    assert as_set(read_qrels(str(tmp_path / "qrels.txt.gz"))) == {("q1", "d1", 1), ("q1", "d2", 0)}
+    assert read_run(str(tmp_path / "run.txt.gz")).count_rows() == 5
+
+
+def test_a_nan_score_names_the_line(tmp_path):
+    path = write_text(tmp_path / "run.txt", RUN + "q1 Q0 d9 9 nan t\n")
+    message = error_of(read_run, path)
+    assert f"{path}:6: field 5 is NaN" in message
+
+
+def test_empty_qrels_are_an_error_and_an_empty_run_a_warning(tmp_path):
+    from daft_retrieval.load import DataWarning
+
+    assert "no judgements" in error_of(read_qrels, write_text(tmp_path / "empty.txt", ""))
+    assert "no judgements" in error_of(read_qrels, write_text(tmp_path / "h.tsv", "query-id\tcorpus-id\tscore\n"))
+    with pytest.warns(DataWarning, match="the run has no lines"):
+        assert read_run(write_text(tmp_path / "run.txt", "\n")).count_rows() == 0
+
+
+def test_trec_qrels_missing_relevance_is_not_taken_for_a_header(tmp_path):
+    path = write_text(tmp_path / "qrels.txt", "q1 0 d1\nq1 0 d2\n")
+    message = error_of(read_qrels, path)
+    assert f"{path}:1:" in message and "TREC qrels (qid 0 docid rel)" in message
+
+
+def test_a_folder_or_a_missing_file_is_named(tmp_path):
+    assert f"{tmp_path}: is a directory" in error_of(read_run, str(tmp_path))
+    assert "nowhere.txt: no such file" in error_of(read_qrels, str(tmp_path / "nowhere.txt"))
+    assert f"{tmp_path}: is a directory" in error_of(write_run, run_frame([("q", "d", 1.0, 1)]), str(tmp_path))

@@ -131,6 +131,10 @@ def _check_fusion(method: str | None, n_runs: int, args: argparse.Namespace) -> 
     """Fail on bad fusion options before any file is read or model run."""
     if method == "wsum" and (args.weights is None or len(args.weights) != n_runs):
         raise DataError(f"--fuse/--method wsum needs --weights with one weight per run ({n_runs} runs)")
+    if method == "wsum" and not any(args.weights):
+        raise DataError("--weights are all 0: every fused score would be 0; give at least one weight")
+    if method not in (None, "wsum") and args.weights is not None:
+        raise DataError(f"--weights applies to wsum only, not {method}; drop it or use --method wsum")
 
 
 def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
@@ -158,9 +162,7 @@ def _search(args: argparse.Namespace) -> tuple:
     if len(retrievers) > 1 and not args.fuse and args.command == "search":
         raise DataError("search writes one run: give one --retriever, or --fuse to combine several")
     _check_fusion(args.fuse, len(retrievers), args)
-    dataset = _load(args)
-    for line in dataset.report.problems():
-        print(f"warning: {dataset.name}: {line}", file=sys.stderr)
+    dataset = _load(args)  # its problems come as one DataWarning line (see main)
     names = [_system_name(r, args) for r in retrievers]
     print(
         f"{dataset.name}: {dataset.report.documents:,} documents, {dataset.report.queries:,} queries, "
@@ -221,6 +223,13 @@ def fuse_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.load import read_run, write_run
 
     _check_fusion(args.method, len(args.runs), args)
+    if args.depth < 1:
+        raise DataError(f"--depth must be >= 1, not {args.depth}")
+    twice = sorted({p for p in args.runs if args.runs.count(p) > 1})
+    if twice:
+        raise DataError(f"{twice[0]} is given twice; fuse distinct runs")
+    if len(args.runs) == 1:
+        print(f"daft-retrieval: warning: one run: {args.method} only re-scores it", file=sys.stderr)
     runs = [read_run(path) for path in args.runs]
     fused = materialize(_fuse(args.method, runs, args, args.depth))
     write_run(fused, args.output_run, tag=args.tag or args.method)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 __all__ = ["main"]
 
@@ -208,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Data warnings as one line each, as the errors are (no source path or code line); others as Python shows
+    them."""
+    from daft_retrieval.load.dataset import DataWarning
+
+    if issubclass(category, DataWarning):
+        print(f"daft-retrieval: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     # the CLI prints its own progress lines (counts and rates): no Daft, hub or "Loading weights" bars among them
     # (set before Daft, huggingface_hub or transformers read them; a user's own setting wins)
@@ -216,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args([*(sys.argv[1:] if argv is None else argv), "eval"])
+    output = getattr(args, "output_run", None)
+    if output and os.path.isdir(output):  # before any search: os.replace onto a folder fails only at the end
+        print(f"daft-retrieval: error: --output-run {output} is a directory; give a file path", file=sys.stderr)
+        return 2
     if getattr(args, "scratch_dir", None):  # read by every search that builds a temporary index
         from daft_retrieval.paths import SCRATCH
 
@@ -224,12 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     from daft_retrieval.errors import DataError
 
     try:
-        if args.runner == "ray":
-            from daft_retrieval.runner import ray_runner
+        with warnings.catch_warnings():  # restores Python's warning display afterwards
+            warnings.showwarning = _show_warning
+            if args.runner == "ray":
+                from daft_retrieval.runner import ray_runner
 
-            with ray_runner(args.ray_address, num_cpus=args.ray_num_cpus):
-                return commands.COMMANDS[args.command](args)
-        return commands.COMMANDS[args.command](args)
+                with ray_runner(args.ray_address, num_cpus=args.ray_num_cpus):
+                    return commands.COMMANDS[args.command](args)
+            return commands.COMMANDS[args.command](args)
     except (DataError, FileNotFoundError, ImportError) as exc:
         print(f"daft-retrieval: error: {exc}", file=sys.stderr)
         return 2

@@ -37,13 +37,18 @@ def load_beir(path: str | os.PathLike, *, split: str = "test", io_config: daft.i
     local = "://" not in path
     if local and not os.path.isdir(path):
         raise DataError(f"{path}: no such folder. A BEIR folder holds corpus.jsonl, queries.jsonl, qrels/.")
-    qrels_path = _join(path, "qrels", f"{split}.tsv")
+    files = [_join(path, "corpus.jsonl"), _join(path, "queries.jsonl"), _join(path, "qrels", f"{split}.tsv")]
     if local:
-        for needed in (_join(path, "corpus.jsonl"), _join(path, "queries.jsonl"), qrels_path):
-            if not os.path.exists(needed):
-                raise DataError(f"{path}: {needed} is missing (BEIR layout: corpus.jsonl, queries.jsonl, qrels/).")
-    corpus = read_corpus(_join(path, "corpus.jsonl"), io_config=io_config)
-    queries = read_queries(_join(path, "queries.jsonl"), io_config=io_config)
-    qrels = read_qrels(qrels_path, io_config=io_config)
+        for i, needed in enumerate(files):
+            if not os.path.exists(needed) and os.path.exists(needed + ".gz"):
+                files[i] = needed + ".gz"  # gzip-compressed files are read as they are
+            elif not os.path.exists(needed):
+                raise DataError(
+                    f"{path}: {needed} is missing (BEIR layout: corpus.jsonl, queries.jsonl, qrels/{split}.tsv; "
+                    "each may be gzip-compressed, .gz)."
+                )
+    corpus = read_corpus(files[0], io_config=io_config)
+    queries = read_queries(files[1], io_config=io_config)
+    qrels = read_qrels(files[2], io_config=io_config)
     name = os.path.basename(path.rstrip("/")) or path
     return check_dataset(corpus, queries, qrels, name)

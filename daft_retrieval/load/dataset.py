@@ -94,7 +94,7 @@ def check_dataset(
     if warn and problems:
         examples = []
         for frame, key in ((unknown_q, S.QUERY_ID), (unknown_d, S.DOC_ID)):
-            ids = frame.select(key).limit(3).to_pydict()[key]
+            ids = sorted(frame.select(key).distinct().limit(3).to_pydict()[key])
             if ids:
                 examples.append(f"e.g. {key} {ids}")
         warnings.warn(f"{name}: " + "; ".join(problems + examples), DataWarning, stacklevel=2)

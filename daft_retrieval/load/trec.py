@@ -7,9 +7,11 @@ leaves half a file where a good one was.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tempfile
+import warnings
 
 import daft
 import pyarrow as pa
@@ -17,14 +19,18 @@ from daft import DataType, col, lit
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.load.lines import first_bad_line, first_line
+from daft_retrieval.load.dataset import DataWarning
+from daft_retrieval.load.lines import BOM, check_file, check_utf8, first_bad_line, first_line
 from daft_retrieval.runner import persist
 
 __all__ = ["read_qrels", "read_run", "write_qrels", "write_run"]
 
 
 def _split(path: str, io_config) -> daft.DataFrame:
-    return daft.read_text(path, io_config=io_config).select(col("text").strip().regexp_split(r"\s+").alias("f"))
+    check_file(path)
+    check_utf8(path)  # Daft's read_text may return no rows for a file that is not UTF-8, instead of failing
+    text = col("text").regexp_replace(f"^{BOM}", "").strip()  # a byte-order mark would stick to the first id
+    return daft.read_text(path, io_config=io_config).select(text.regexp_split(r"\s+").alias("f"))
 
 
 def _field_problem(kinds: list[str]):
@@ -33,15 +39,15 @@ def _field_problem(kinds: list[str]):
     def problem(line: str) -> str | None:
         if not line.strip():
             return None
-        parts = line.split()
+        parts = line.removeprefix(BOM).split()
         if len(parts) != len(kinds):
             return f"expected {len(kinds)} fields, found {len(parts)}"
         for i, (part, kind) in enumerate(zip(parts, kinds), start=1):
             try:
                 if kind == "int":
                     int(part)
-                elif kind == "float":
-                    float(part)
+                elif kind == "float" and math.isnan(float(part)):
+                    return f"field {i} is NaN, which has no place in a ranking"
             except ValueError:
                 return f"field {i} must be a number ({kind}), found {part!r}"
         return None
@@ -63,9 +69,11 @@ def _parse(
     exprs = [col("f").get(i).try_cast(dtypes[k]).alias(n) for i, (k, n) in enumerate(zip(kinds, names)) if n]
     parsed = persist(f.select(col("f").length().alias("_n"), *exprs))
     ok = col("_n") == len(kinds)
-    for n in names:
+    for kind, n in zip(kinds, names):
         if n:
             ok = ok & col(n).not_null()
+            if kind == "float":
+                ok = ok & ~col(n).is_nan()
     if parsed.where(~ok).count_rows():
         checker = _field_problem(kinds)
         seen = [header is None]
@@ -94,6 +102,8 @@ def read_run(path: str, *, io_config: daft.io.IOConfig | None = None) -> daft.Da
     fmt = "TREC run (qid Q0 docid rank score tag)"
     kinds = ["str", "str", "str", "int", "float", "str"]
     run = _parse(path, kinds, [S.QUERY_ID, None, S.DOC_ID, S.RANK, S.SCORE, None], fmt, io_config)
+    if not run.count_rows():
+        warnings.warn(f"{path}: the run has no lines: every query scores 0", DataWarning, stacklevel=2)
     dupes = S.duplicates(run, [S.QUERY_ID, S.DOC_ID], limit=1)
     if dupes:
         d = dupes[0]
@@ -107,10 +117,11 @@ def read_run(path: str, *, io_config: daft.io.IOConfig | None = None) -> daft.Da
 def _is_header(line: str) -> bool:
     """A BEIR header has three fields and ends in a word (``score``); a judgement line ends in an integer.
 
-    A four-field first line is TREC qrels, never a header: a bad relevance there is reported as line 1.
+    A four-field first line is TREC qrels, never a header: a bad relevance there is reported as line 1. Nor is a
+    three-field line whose middle field is an integer: TREC qrels missing its relevance (``qid 0 docid``).
     """
     parts = line.split()
-    if len(parts) != 3:
+    if len(parts) != 3 or parts[1].lstrip("-").isdigit():
         return False
     try:
         int(parts[-1])
@@ -137,6 +148,7 @@ def read_qrels(path: str, *, format: str | None = None, io_config: daft.io.IOCon
         raw = raw.select(*[col(c).alias(mapping.get(c, c)) for c in raw.column_names])
         qrels = persist(S.conform(raw, S.QRELS, path))
     else:
+        check_file(path)
         first = first_line(path, io_config)
         header = first if _is_header(first) else None
         n_fields = 3 if header is not None else len(first.split())
@@ -147,8 +159,11 @@ def read_qrels(path: str, *, format: str | None = None, io_config: daft.io.IOCon
                 "TREC qrels",
             )
         else:
-            kinds, names, fmt = ["str", "str", "int"], [S.QUERY_ID, S.DOC_ID, S.RELEVANCE], "BEIR qrels TSV"
+            kinds, names = ["str", "str", "int"], [S.QUERY_ID, S.DOC_ID, S.RELEVANCE]
+            fmt = "BEIR qrels TSV (query-id corpus-id score) or TREC qrels (qid 0 docid rel)"
         qrels = _parse(path, kinds, names, fmt, io_config, header)
+    if not qrels.count_rows():
+        raise DataError(f"{path}: no judgements. Qrels need one line per judged (query, doc): qid 0 docid rel.")
     dupes = S.duplicates(qrels, [S.QUERY_ID, S.DOC_ID], limit=1)
     if dupes:
         d = dupes[0]
@@ -171,6 +186,8 @@ def _atomic_write_lines(lines: pa.ChunkedArray, path: str) -> None:
     """Write one string per line to ``path`` through a temporary file renamed into place."""
     import pyarrow.csv as pacsv
 
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory; give a file path to write")
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
