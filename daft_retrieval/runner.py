@@ -5,7 +5,7 @@ each ``@daft.cls`` (encoders, searchers, rerankers, fetchers) becomes actors tha
 once. Choose before any Daft work: Daft cannot switch runners in a running process.
 
     >>> import daft_retrieval as dr
-    >>> dr.use_ray(num_cpus=2)  # doctest: +SKIP  (a local cluster; or address="ray://head:10001")
+    >>> dr.use_ray(num_cpus=2)  # a local cluster; or address="ray://head:10001"  # doctest: +SKIP
 """
 
 from __future__ import annotations

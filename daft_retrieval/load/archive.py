@@ -2,7 +2,7 @@
 
 ``beir:NAME`` names an official BEIR dataset (https://github.com/beir-cellar/beir), e.g. ``beir:scifact``.
 
-    >>> folder = beir_archive("beir:scifact")  # doctest: +SKIP  (online: downloads 2.7 MB once)
+    >>> folder = beir_archive("beir:scifact")  # online: downloads 2.7 MB once  # doctest: +SKIP
 """
 
 from __future__ import annotations

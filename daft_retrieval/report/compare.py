@@ -7,7 +7,7 @@ For each other system and measure: the mean difference to the first system, the 
 randomisation-test p-value (:mod:`daft_retrieval.report.significance`).
 
     >>> result = compare({"bm25": run_a, "minilm": run_b}, ds.qrels, ["nDCG@10", "R@100"])  # doctest: +SKIP
-    >>> result.write("data/reports/scifact")  # doctest: +SKIP  (comparison.md, .json, .png)
+    >>> result.write("data/reports/scifact")  # comparison.md, .json, .png  # doctest: +SKIP
 """
 
 from __future__ import annotations
