@@ -21,7 +21,7 @@ import daft
 import numpy as np
 import pyarrow as pa
 
-from daft_retrieval.evaluate import evaluate
+from daft_retrieval.evaluation import evaluate
 
 MEASURES = ["nDCG@10", "R@100", "AP@100", "MRR@10"]
 
@@ -98,7 +98,7 @@ def main() -> None:
         assert math.isclose(ours_values[m], ref_values[m], abs_tol=1e-9), (m, ours_values[m], ref_values[m])
         print(f"  {m:8s} ours {ours_values[m]:.6f}  pytrec_eval {ref_values[m]:.6f}")
     o, r, d = min(t_ours), min(t_ref), min(t_dicts)
-    print(f"daft_retrieval.evaluate      {o:7.2f} s")
+    print(f"daft_retrieval.evaluation      {o:7.2f} s")
     print(f"pytrec_eval (evaluate only)  {r:7.2f} s   ratio {r / o:5.2f}x")
     print(f"pytrec_eval (+ dict build)   {r + d:7.2f} s   ratio {(r + d) / o:5.2f}x")
 

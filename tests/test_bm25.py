@@ -10,7 +10,7 @@ import pytest
 
 from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
-from daft_retrieval.evaluate import evaluate
+from daft_retrieval.evaluation import evaluate
 from daft_retrieval.index.bm25 import BM25Index
 from daft_retrieval.load import load_beir
 from daft_retrieval.retrieve.bm25 import bm25_search

@@ -11,7 +11,7 @@ from daft import col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.evaluate import evaluate
+from daft_retrieval.evaluation import evaluate
 from daft_retrieval.load import load_beir
 from daft_retrieval.paths import SCRATCH, scratch_directory
 from daft_retrieval.report.compare import SYSTEM, compare

@@ -14,10 +14,10 @@ from daft_retrieval.encode.embed import EMBEDDING, embed_texts
 from daft_retrieval.encode.sparse import SparseEncoder
 from daft_retrieval.encode.tokens import TokenEncoder
 from daft_retrieval.errors import DataError
-from daft_retrieval.evaluate import evaluate
+from daft_retrieval.evaluation import evaluate
 from daft_retrieval.index.vector import build_vector_index, open_vector_index
 from daft_retrieval.load import load_beir
-from daft_retrieval.rerank.cross import CrossEncoderScorer
+from daft_retrieval.reranking.cross import CrossEncoderScorer
 from daft_retrieval.retrieve.dense import dense_search, search_vector_index
 from tests.conftest import shared_dataset
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from daft_retrieval.errors import DataError
-from daft_retrieval.evaluate import evaluate
+from daft_retrieval.evaluation import evaluate
 from daft_retrieval.load import DataWarning, load_beir, read_corpus, read_queries, read_run, write_run
 from tests.conftest import shared_dataset
 

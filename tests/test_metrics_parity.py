@@ -8,7 +8,7 @@ import random
 import daft
 import pytest
 
-from daft_retrieval.evaluate import evaluate, parse_measure
+from daft_retrieval.evaluation import evaluate, parse_measure
 
 pytrec_eval = pytest.importorskip("pytrec_eval", reason="pytrec-eval-terrier is a dev dependency")
 

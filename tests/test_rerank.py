@@ -10,7 +10,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.errors import DataError
 from daft_retrieval.load import load_beir
-from daft_retrieval.rerank import candidates, rerank
+from daft_retrieval.reranking import candidates, rerank
 from daft_retrieval.retrieve.bm25 import bm25_search
 from daft_retrieval.score.maxsim import maxsim
 from tests.local_models import colbert_dir, cross_encoder_dir

@@ -34,7 +34,7 @@ def _print_report(result, args: argparse.Namespace, title: str) -> None:
 
 
 def evaluate_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.evaluate import evaluate, parse_measures
+    from daft_retrieval.evaluation import evaluate, parse_measures
     from daft_retrieval.load import read_qrels, read_run
 
     measures = parse_measures(args.measures)  # bad measures fail before any file is read
@@ -111,7 +111,7 @@ def _model_config(kind: str, model: str, args: argparse.Namespace):
 
 
 def _rerank(run, args: argparse.Namespace, dataset, cache=None):
-    from daft_retrieval.rerank import rerank
+    from daft_retrieval.reranking import rerank
 
     options = _model_options(args)
     if args.reranker == "cross":  # a cross-encoder scores pairs: nothing to cache
@@ -200,7 +200,7 @@ def search_cmd(args: argparse.Namespace) -> int:
 
 
 def eval_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.evaluate import evaluate, parse_measures
+    from daft_retrieval.evaluation import evaluate, parse_measures
     from daft_retrieval.load import write_run
     from daft_retrieval.report.table import format_aggregate, format_per_query
 
@@ -312,7 +312,7 @@ def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cac
 
 
 def compare_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.evaluate import parse_measures
+    from daft_retrieval.evaluation import parse_measures
     from daft_retrieval.report.compare import compare
 
     measures = parse_measures(args.measures)

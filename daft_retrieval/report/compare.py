@@ -152,7 +152,7 @@ def compare(
     ``queries``: "qrels" (every judged query; a run missing one scores 0 there) or "both" (the judged queries
     that every run answers: the systems are still compared on one set of queries).
     """
-    from daft_retrieval.evaluate import evaluate
+    from daft_retrieval.evaluation import evaluate
 
     if len(runs) < 1:
         raise DataError("compare needs at least one system")

@@ -22,8 +22,8 @@ from daft.functions import row_number
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.evaluate.measures import Measure, parse_measures
-from daft_retrieval.evaluate.measures.base import num_rel, num_rel_agg
+from daft_retrieval.evaluation.measures import Measure, parse_measures
+from daft_retrieval.evaluation.measures.base import num_rel, num_rel_agg
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import materialize
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from daft import Expression, col
 from daft.functions import when
 
-from daft_retrieval.evaluate.measures.base import Family, Measure, is_rel, register
+from daft_retrieval.evaluation.measures.base import Family, Measure, is_rel, register
 
 
 def _first(t: int) -> dict[str, Expression]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from daft import Expression, col
 
-from daft_retrieval.evaluate.measures.base import Family, Measure, register, rel_at, rel_at_agg
+from daft_retrieval.evaluation.measures.base import Family, Measure, register, rel_at, rel_at_agg
 
 
 @register

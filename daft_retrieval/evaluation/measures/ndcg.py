@@ -10,7 +10,7 @@ from daft import Expression, col
 from daft.functions import when
 
 from daft_retrieval import schema as S
-from daft_retrieval.evaluate.measures.base import Family, Measure, register, safe_div
+from daft_retrieval.evaluation.measures.base import Family, Measure, register, safe_div
 
 
 def _discounted(rank: str, k: int | None) -> Expression:

@@ -4,7 +4,7 @@ A measure string is canonical and round-trips: ``nDCG@10``, ``R@100``, ``P(rel=2
 ``MRR@10``, ``R-Prec``, ``Success@10`` (ir_measures' syntax). The same string is the CLI argument, the result key
 and the column name. Each family lives in its own small module and registers itself in :data:`REGISTRY`.
 
-How a family computes (see :mod:`daft_retrieval.evaluate.compute`): ``hits`` holds, per query, the retrieved
+How a family computes (see :mod:`daft_retrieval.evaluation.compute`): ``hits`` holds, per query, the retrieved
 documents with relevance > 0, their trec_eval rank and ``above(t)`` = how many retrieved docs with relevance >= t
 rank at or above them. A family gives per-query aggregations over ``hits`` and over the positive qrels, and an
 expression turning those per-query columns into its value.

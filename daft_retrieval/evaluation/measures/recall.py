@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from daft import Expression, col
 
-from daft_retrieval.evaluate.measures.base import (
+from daft_retrieval.evaluation.measures.base import (
     Family,
     Measure,
     num_rel,

@@ -59,7 +59,7 @@ def rerank(
 ) -> daft.DataFrame:
     """The top ``depth`` of ``run`` per query rescored by ``model`` under ``method`` (see the module doc).
 
-    ``options`` go to the model's config (:class:`~daft_retrieval.rerank.cross.CrossConfig`,
+    ``options`` go to the model's config (:class:`~daft_retrieval.reranking.cross.CrossConfig`,
     :class:`~daft_retrieval.encode.dense.DenseConfig` or :class:`~daft_retrieval.encode.tokens.TokenConfig`);
     ``cache`` serves the bi-encoder's and late interaction's embeddings (a cross-encoder scores pairs: no cache).
     """
@@ -67,7 +67,7 @@ def rerank(
         raise DataError(f"unknown reranker {method!r}: expected one of {', '.join(RERANKERS)}")
     pairs = persist(candidates(run, queries, corpus, depth))
     if method == "cross":
-        from daft_retrieval.rerank.cross import CrossEncoderScorer
+        from daft_retrieval.reranking.cross import CrossEncoderScorer
 
         scorer = CrossEncoderScorer(model, **options)
         scored = pairs.select(S.QUERY_ID, S.DOC_ID, scorer.score(col(QUERY), col(DOCUMENT)).alias(S.SCORE))
@@ -98,7 +98,7 @@ def _bi_encoder(pairs: daft.DataFrame, config: DenseConfig, cache) -> daft.DataF
 def _late_interaction(pairs: daft.DataFrame, config: TokenConfig, cache) -> daft.DataFrame:
     """MaxSim of each pair, document-major: every candidate passage is encoded once and scored against the
     (small) token matrices of the queries that retrieved it, so no token matrix is copied per pair."""
-    from daft_retrieval.rerank.maxsim import MaxSimScorer
+    from daft_retrieval.reranking.maxsim import MaxSimScorer
 
     dim = token_dim(config)
     queries = token_vectors(
