@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import daft
 from daft import DataType, Expression, Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
+from daft_retrieval.errors import DataError
 
 __all__ = ["merge_hits", "rank_run"]
 
@@ -24,6 +25,8 @@ def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:
     ['b', 'c']
     """
     S.require_columns(scored, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")
+    if k is not None and k < 1:
+        raise DataError(f"k must be >= 1, not {k}")
     order = Window().partition_by(S.QUERY_ID).order_by(S.SCORE, S.DOC_ID, desc=[True, True])
     ranked = scored.select(
         col(S.QUERY_ID).cast(DataType.string()),
@@ -31,6 +34,24 @@ def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:
         col(S.SCORE).cast(DataType.float64()),
     ).with_column(S.RANK, row_number().over(order).cast(DataType.int64()))
     return ranked.where(col(S.RANK) <= k) if k is not None else ranked
+
+
+def check_runs(runs: Sequence[daft.DataFrame], what: str) -> list[daft.DataFrame]:
+    """The run frames of a fusion, checked: a list (not one frame) of at least one frame, each with
+    ``query_id, doc_id, score``.
+
+    >>> check_runs(daft.from_pydict({"query_id": ["q"]}), "rrf")
+    Traceback (most recent call last):
+    ...
+    daft_retrieval.errors.DataError: rrf takes a list of run frames, e.g. rrf([bm25, dense])
+    """
+    if isinstance(runs, daft.DataFrame) or not isinstance(runs, Sequence):
+        raise DataError(f"{what} takes a list of run frames, e.g. {what}([bm25, dense])")
+    if not runs:
+        raise DataError(f"{what} needs at least one run")
+    for i, run in enumerate(runs, start=1):
+        S.require_columns(run, [S.QUERY_ID, S.DOC_ID, S.SCORE], f"{what} run {i}")
+    return list(runs)
 
 
 _HITS = "_hits"

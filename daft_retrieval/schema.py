@@ -77,6 +77,9 @@ def require_columns(df: daft.DataFrame, columns: Iterable[str], what: str) -> No
     ...
     daft_retrieval.errors.DataError: run is missing columns ['doc_id'] (found ['query_id'])
     """
+    if not isinstance(df, daft.DataFrame):
+        hint = " (from pandas: daft.from_pandas(df))" if type(df).__module__.startswith("pandas") else ""
+        raise DataError(f"{what} must be a Daft DataFrame, not {type(df).__name__}{hint}")
     found = df.column_names
     missing = [c for c in columns if c not in found]
     if missing:
@@ -87,6 +90,33 @@ def conform(df: daft.DataFrame, schema: dict[str, DataType], what: str) -> daft.
     """Select ``schema``'s columns of ``df`` in order, cast to their types (extra columns are dropped)."""
     require_columns(df, schema, what)
     return df.select(*[daft.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+def require_values(df: daft.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise :class:`DataError` when a row of ``df`` has no usable value in ``columns``: null (as a cast leaves a
+    non-number), or NaN in a float column. Names the count and the first such row.
+
+    >>> require_values(daft.from_pydict({"doc_id": ["a", "b"], "score": [1.0, None]}), ["score"], "run")
+    Traceback (most recent call last):
+    ...
+    daft_retrieval.errors.DataError: run: 1 row has no usable 'score' (null, NaN or not a number), e.g. {...}; ...
+    """
+    columns = list(columns)
+    bad = None
+    for c in columns:
+        missing = daft.col(c).is_null()
+        if df.schema()[c].dtype in (DataType.float32(), DataType.float64()):
+            missing = missing | daft.col(c).is_nan()
+        bad = missing if bad is None else bad | missing
+    rows = df.where(bad)
+    n = rows.count_rows()
+    if n:
+        first = rows.limit(1).to_pylist()[0]
+        names = " or ".join(repr(c) for c in columns if first[c] is None or first[c] != first[c]) or repr(columns[0])
+        raise DataError(
+            f"{what}: {n} row{'s' if n > 1 else ''} {'have' if n > 1 else 'has'} no usable {names} (null, NaN or not a "
+            f"number), e.g. {first}; fix or drop such rows"
+        )
 
 
 def duplicates(df: daft.DataFrame, keys: list[str], limit: int = 5) -> list[dict]:

@@ -69,8 +69,13 @@ class EmbeddingCache:
         else:
             self.root = os.path.abspath(os.path.expanduser(self.root))
             self.fs, self.base = pafs.LocalFileSystem(), self.root
+            if os.path.exists(self.root) and not os.path.isdir(self.root):
+                raise DataError(f"{self.root}: the embedding cache must be a folder, and this is a file")
         self.fs.create_dir(self.base, recursive=True)
         self.counts: dict[str, dict[str, int]] = {}
+
+    def __repr__(self) -> str:
+        return f"EmbeddingCache({self.root!r})"
 
     # -- layout ------------------------------------------------------------------------------------------
     def _dir(self, fp: str) -> str:

@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start a local one)")
     parser.add_argument("--ray-num-cpus", type=int, default=None, help="CPUs of a local Ray cluster")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines (warnings and errors still show)")
     sub = parser.add_subparsers(dest="command")
 
     ev = sub.add_parser("evaluate", help="evaluate a TREC run against qrels (trec_eval semantics)")
@@ -228,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args([*(sys.argv[1:] if argv is None else argv), "eval"])
+    if args.quiet:
+        from daft_retrieval.progress import QUIET
+
+        os.environ[QUIET] = "0"
     output = getattr(args, "output_run", None)
     if output and os.path.isdir(output):  # before any search: os.replace onto a folder fails only at the end
         print(f"daft-retrieval: error: --output-run {output} is a directory; give a file path", file=sys.stderr)

@@ -23,7 +23,7 @@ import numpy as np
 from daft import DataType
 
 from daft_retrieval.device import check_device, per_device, torch_device
-from daft_retrieval.encode.models import resolve_model
+from daft_retrieval.encode.models import loading, resolve_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
 
@@ -79,7 +79,8 @@ def load_model(config: DenseConfig):
             from sentence_transformers import SentenceTransformer
 
             device = torch_device(config.device)
-            model = SentenceTransformer(resolve_model(config.model), device=device)
+            with loading(config.model):
+                model = SentenceTransformer(resolve_model(config.model), device=device)
             if config.fp16 and device.startswith("cuda"):
                 model = model.half()
             if config.max_seq_length is not None:

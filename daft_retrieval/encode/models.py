@@ -7,11 +7,14 @@ for users who are online).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["OFFLINE_MODELS", "resolve_model"]
+from daft_retrieval.errors import DataError
+
+__all__ = ["OFFLINE_MODELS", "loading", "resolve_model"]
 
 
 def _package_path(module: str, getter: Callable) -> str | None:
@@ -106,3 +109,21 @@ def resolve_model(spec: str) -> str:
             )
         return f"sentence-transformers/{name}"
     return spec
+
+
+@contextlib.contextmanager
+def loading(spec: str, short_names: Iterable[str] = OFFLINE_MODELS) -> Iterator[None]:
+    """Turn a model that cannot be loaded (no such folder, unknown hub id, offline) into a :class:`DataError`
+    that names it and the fix, instead of a deep traceback from the hub client.
+
+    >>> with loading("no-such-model"):  # doctest: +SKIP
+    ...     SentenceTransformer(resolve_model("no-such-model"))
+    """
+    try:
+        yield
+    except OSError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"model {spec!r} cannot be loaded ({first}). Give a local folder, an offline short name "
+            f"({', '.join(short_names)}), or a Hugging Face hub id while online."
+        ) from exc

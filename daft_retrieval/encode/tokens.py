@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 import daft
 import numpy as np
@@ -25,6 +26,9 @@ from daft_retrieval.device import per_device
 from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, load_model
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
+
+if TYPE_CHECKING:
+    from daft_retrieval.cache.store import EmbeddingCache
 
 __all__ = ["TOKENS", "TokenConfig", "TokenEncoder", "token_dim", "token_encoder", "token_vectors", "unflatten"]
 
@@ -155,7 +159,13 @@ def token_encoder(config: TokenConfig):
 
 
 def token_vectors(
-    frame: daft.DataFrame, key: str, text: daft.Expression, config: TokenConfig, *, role: str, cache=None
+    frame: daft.DataFrame,
+    key: str,
+    text: daft.Expression,
+    config: TokenConfig,
+    *,
+    role: str,
+    cache: EmbeddingCache | None = None,
 ) -> daft.DataFrame:
     """``key, tokens`` (flat token matrices) of a text column; with a ``cache``, only its misses are encoded."""
     from daft import col

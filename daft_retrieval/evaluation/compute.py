@@ -36,6 +36,11 @@ class Evaluation(NamedTuple):
     per_query: daft.DataFrame
     aggregate: dict[str, float]
 
+    def __repr__(self) -> str:
+        means = ", ".join(f"{name}={value:.4f}" for name, value in self.aggregate.items())
+        n = self.per_query.count_rows() // max(1, len(self.aggregate))
+        return f"Evaluation({n} queries: {means}; .aggregate, .per_query, .wide())"
+
     def wide(self) -> daft.DataFrame:
         """Per-query values as one row per query, one column per measure."""
         return self.per_query.pivot(S.QUERY_ID, S.MEASURE, S.VALUE, "sum", list(self.aggregate)).sort(S.QUERY_ID)
@@ -80,7 +85,10 @@ def evaluate(
         raise DataError(f"queries must be 'qrels' or 'both', not {queries!r}")
     # run and qrels are small: hold them in the driver once (every step below reads them; see materialize)
     qrels = materialize(S.conform(qrels, S.QRELS, "qrels"))
-    run = materialize(run)
+    S.require_values(qrels, S.QRELS, "qrels")  # a relevance that is not an integer would count as non-relevant
+    S.require_columns(run, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")
+    run = materialize(S.conform(run, {c: S.RUN[c] for c in (S.QUERY_ID, S.DOC_ID, S.SCORE)}, "run"))
+    S.require_values(run, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")  # a null or NaN score would rank first
     thresholds = sorted({m.threshold for m in parsed})
 
     ranked = rank_run(run, _depth(parsed, depth))

@@ -15,14 +15,13 @@ from daft import col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.fuse.normalize import normalize
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import check_runs, rank_run
 
 __all__ = ["comb_mnz", "comb_sum", "weighted_sum"]
 
 
 def _stack(runs: Sequence[daft.DataFrame], norm: str, weights: Sequence[float]) -> daft.DataFrame:
-    if not runs:
-        raise DataError("fusion needs at least one run")
+    runs = check_runs(runs, "fusion")
     if len(weights) != len(runs):
         raise DataError(f"{len(weights)} weights given for {len(runs)} runs; give one weight per run")
     parts = [normalize(r, norm).with_column(S.SCORE, col(S.SCORE) * lit(float(w))) for r, w in zip(runs, weights)]
@@ -35,7 +34,8 @@ def _stack(runs: Sequence[daft.DataFrame], norm: str, weights: Sequence[float]) 
 def weighted_sum(
     runs: Sequence[daft.DataFrame], weights: Sequence[float], *, norm: str = "min-max", depth: int | None = None
 ) -> daft.DataFrame:
-    """sum_r w_r x norm_r(d), top ``depth`` per query.
+    """Fuse ``runs`` by a weighted sum of normalised scores: sum_r w_r x norm_r(d), top ``depth`` per query
+    (``norm``: min-max, zmuv, sum or none).
 
     >>> weighted_sum([run_a, run_b], [0.7, 0.3], norm="zmuv")  # doctest: +SKIP
     """

@@ -13,7 +13,7 @@ from daft import col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import check_runs, rank_run
 
 __all__ = ["rrf"]
 
@@ -26,8 +26,7 @@ def rrf(runs: Sequence[daft.DataFrame], *, k: float = 60, depth: int | None = No
     >>> sorted(rrf([a, b]).to_pydict()["score"])  # d1: 1/61, d2: 1/62 + 1/61
     [0.01639344262295082, 0.03252247488101534]
     """
-    if not runs:
-        raise DataError("rrf needs at least one run")
+    runs = check_runs(runs, "rrf")
     if k < 0:
         raise DataError(f"rrf k must be >= 0, not {k}")
     parts = [

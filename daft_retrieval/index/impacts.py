@@ -25,7 +25,7 @@ import pyarrow as pa
 from daft import DataType
 
 from daft_retrieval import schema as S
-from daft_retrieval.index.postings import DOC, TERM_ID
+from daft_retrieval.index.postings import DOC, TERM_ID, WEIGHT
 from daft_retrieval.progress import Progress
 
 __all__ = ["DOC_HITS", "ImpactSearcher", "Impacts", "top_k_rows"]
@@ -133,7 +133,8 @@ class ImpactSearcher:
         self.block = max(1, _BLOCK_CELLS // max(1, impacts.n_docs))
         # all weights > 0: a document matches a query exactly when its score is > 0
         self.positive = bool(len(impacts.weights) == 0 or impacts.weights.min() > 0)
-        self.progress = Progress(f"searching {os.path.basename(path)} ({impacts.n_docs:,} documents)")
+        what = "BM25" if weight == WEIGHT else "sparse"
+        self.progress = Progress(f"searching {impacts.n_docs:,} documents' {what} postings (queries)")
 
     @daft.method.batch(return_dtype=DOC_HITS, batch_size=4096)
     def top_k(self, term_ids: daft.Series, weights: daft.Series) -> daft.Series:

@@ -154,7 +154,7 @@ class LateSearcher:
     def __init__(self, file: str, centroids_file: str, dim: int, k: int, nprobe: int, candidates: int) -> None:
         self.shard = _load(file, centroids_file, dim)
         self.dim, self.k, self.nprobe, self.candidates = dim, k, nprobe, candidates
-        self.progress = Progress(f"late-interaction search of {os.path.basename(file)}")
+        self.progress = Progress(f"late-interaction search of {len(self.shard.ids):,} documents (queries)")
 
     def _candidates(self, query: np.ndarray) -> np.ndarray:
         s = self.shard

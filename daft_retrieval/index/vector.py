@@ -8,7 +8,6 @@ Scores: dot product (``metric="dot"``) or cosine (``metric="cosine"``: vectors a
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
 from daft_retrieval.progress import Progress
 
-__all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "open_vector_index", "to_matrix"]
+__all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "check_metric", "open_vector_index", "to_matrix"]
 
 _INDEX_FILE = "index.json"
 HIT = DataType.list(DataType.struct({S.DOC_ID: DataType.string(), S.SCORE: DataType.float64()}))
@@ -49,6 +48,12 @@ def to_matrix(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
     return flat.astype(np.float32, copy=False).reshape(-1, dim)
 
 
+def check_metric(metric: str) -> None:
+    """Raise :class:`DataError` unless ``metric`` is "cosine" or "dot" (inner product)."""
+    if metric not in ("cosine", "dot"):
+        raise DataError(f"metric must be 'cosine' or 'dot', not {metric!r}")
+
+
 def build_vector_index(
     embedded: daft.DataFrame,
     path: str,
@@ -61,8 +66,7 @@ def build_vector_index(
 
     >>> build_vector_index(embedded, "data/index/demo-minilm")  # doctest: +SKIP
     """
-    if metric not in ("cosine", "dot"):
-        raise DataError(f"metric must be 'cosine' or 'dot', not {metric!r}")
+    check_metric(metric)
     S.require_columns(embedded, [S.DOC_ID, "embedding"], "embedded corpus")
     dtype = embedded.schema()["embedding"].dtype
     count = embedded.count_rows()
@@ -116,7 +120,7 @@ class VectorSearcher:
         self.dim, self.metric, self.k = dim, metric, k
         # score blocks of at most ~256 MB: (query block) x (shard rows) float32
         self.block = max(1, (1 << 26) // max(1, len(self.ids)))
-        self.progress = Progress(f"searching {len(self.ids):,} vectors of {os.path.basename(file)}")
+        self.progress = Progress(f"searching {len(self.ids):,} vectors (queries)")
 
     @daft.method.batch(return_dtype=HIT, batch_size=1024)
     def top_k(self, vectors: daft.Series) -> list:

@@ -35,6 +35,8 @@ def load_beir(path: str | os.PathLike, *, split: str = "test", io_config: daft.i
     if is_archive(path):
         path = beir_archive(path)
     local = "://" not in path
+    if local and os.path.isfile(path):
+        raise DataError(f"{path}: is a file; give the BEIR folder that holds corpus.jsonl, queries.jsonl, qrels/")
     if local and not os.path.isdir(path):
         raise DataError(f"{path}: no such folder. A BEIR folder holds corpus.jsonl, queries.jsonl, qrels/.")
     files = [_join(path, "corpus.jsonl"), _join(path, "queries.jsonl"), _join(path, "qrels", f"{split}.tsv")]

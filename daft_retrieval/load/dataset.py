@@ -65,6 +65,14 @@ class Dataset(NamedTuple):
     name: str
     report: LoadReport
 
+    def __repr__(self) -> str:
+        r = self.report
+        problems = f"; {len(r.problems())} warnings (.report)" if r.problems() else ""
+        return (
+            f"Dataset({self.name!r}: {r.documents:,} documents, {r.queries:,} queries, {r.judgements:,} judgements"
+            f"{problems}; .corpus, .queries, .qrels)"
+        )
+
 
 def _count(df: daft.DataFrame) -> int:
     return df.count_rows()

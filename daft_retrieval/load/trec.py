@@ -189,7 +189,10 @@ def _atomic_write_lines(lines: pa.ChunkedArray, path: str) -> None:
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory; give a file path to write")
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, no permission, ...
+        raise DataError(f"{path}: cannot make its folder {directory} ({exc.strerror or exc})") from exc
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     os.close(fd)
     try:
@@ -214,17 +217,6 @@ def _check_no_whitespace(df: daft.DataFrame, columns: list[str], what: str) -> N
             raise DataError(f"{what}: id {bad[0]!r} is empty or has whitespace, which TREC files cannot hold.")
 
 
-def _check_no_nulls(df: daft.DataFrame, columns: list[str], what: str) -> None:
-    """A null would silently drop a field from its line (``concat_ws`` skips nulls) and corrupt the file."""
-    any_null = col(columns[0]).is_null()
-    for c in columns[1:]:
-        any_null = any_null | col(c).is_null()
-    rows = df.where(any_null).limit(1).to_pylist()
-    if rows:
-        empty = [c for c in columns if rows[0][c] is None]
-        raise DataError(f"{what}: a row has no {empty[0]!r}: {rows[0]}. Every row needs {columns}.")
-
-
 def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") -> None:
     """Write a run frame as a TREC run file, ordered by query id then rank; scores keep full precision.
 
@@ -234,7 +226,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
     if not tag or any(ch.isspace() for ch in tag):
         raise DataError(f"run tag {tag!r} must be one word without whitespace")
     run = persist(run.select(*S.RUN))  # run the plan once: the checks and the write all read this
-    _check_no_nulls(run, list(S.RUN), f"run for {path}")
+    S.require_values(run, S.RUN, f"run for {path}")  # a null would silently drop a field from its line
     _check_no_whitespace(run, [S.QUERY_ID, S.DOC_ID], f"run for {path}")
     line = daft.functions.concat_ws(
         " ",
@@ -253,7 +245,7 @@ def write_qrels(qrels: daft.DataFrame, path: str) -> None:
     """Write qrels as a TREC qrels file (``qid 0 docid rel``)."""
     S.require_columns(qrels, S.QRELS, "qrels")
     qrels = persist(qrels.select(*S.QRELS))  # run the plan once: the checks and the write all read this
-    _check_no_nulls(qrels, list(S.QRELS), f"qrels for {path}")
+    S.require_values(qrels, S.QRELS, f"qrels for {path}")
     _check_no_whitespace(qrels, [S.QUERY_ID, S.DOC_ID], f"qrels for {path}")
     line = daft.functions.concat_ws(
         " ", col(S.QUERY_ID), lit("0"), col(S.DOC_ID), col(S.RELEVANCE).cast(DataType.string())

@@ -30,7 +30,7 @@ __all__ = ["SYSTEM", "Comparison", "compare"]
 SYSTEM = "system"
 
 
-@dataclass
+@dataclass(repr=False)
 class Comparison:
     """``table``: system -> measure -> mean; ``per_query``: frame ``system, query_id, measure, value``;
     ``tests``: one dict per (system, measure) other than the baseline (the first system)."""
@@ -71,6 +71,14 @@ class Comparison:
                 f"| {t['p_randomization']:.4g} |"
             )
         return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:  # the terminal table (IPython shows it for a bare `result`)
+        from daft_retrieval.report.table import format_aggregate
+
+        return format_aggregate(self.table)
+
+    def _repr_markdown_(self) -> str:  # Jupyter renders the Markdown report
+        return self.markdown()
 
     def to_json(self) -> dict:
         return {"dataset": self.dataset, "baseline": self.baseline, "table": self.table, "tests": self.tests}
@@ -154,6 +162,8 @@ def compare(
     """
     from daft_retrieval.evaluation import evaluate
 
+    if not isinstance(runs, dict):
+        raise DataError('compare takes a dict of named runs, e.g. compare({"bm25": bm25, "dense": dense}, ...)')
     if len(runs) < 1:
         raise DataError("compare needs at least one system")
     if queries not in ("qrels", "both"):

@@ -6,6 +6,7 @@ import daft
 from daft import col
 
 from daft_retrieval import schema as S
+from daft_retrieval.errors import DataError
 from daft_retrieval.load.dataset import Dataset
 
 __all__ = ["explore"]
@@ -19,6 +20,10 @@ def explore(run: daft.DataFrame, dataset: Dataset, *, k: int | None = 10) -> daf
     >>> explore(run, ds).where(daft.col("query_id") == "qa-01").show()  # doctest: +SKIP
     """
     S.require_columns(run, S.RUN, "run")
+    if not isinstance(dataset, Dataset):
+        raise DataError(f"explore needs the Dataset (dr.load_beir(...)), not {type(dataset).__name__}")
+    if k is not None and k < 1:
+        raise DataError(f"k must be >= 1 (or None for every rank), not {k}")
     top = run.where(col(S.RANK) <= k) if k is not None else run
     queries = dataset.queries.select(col(S.QUERY_ID), col(S.TEXT).alias("query"))
     return (

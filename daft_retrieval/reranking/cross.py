@@ -19,7 +19,7 @@ from daft import DataType
 
 from daft_retrieval.device import per_device, torch_device
 from daft_retrieval.encode.dense import DenseConfig
-from daft_retrieval.encode.models import resolve_model
+from daft_retrieval.encode.models import loading, resolve_model
 from daft_retrieval.progress import Progress
 
 __all__ = ["CrossConfig", "CrossEncoderScorer"]
@@ -53,7 +53,8 @@ def _load(config: CrossConfig):
             from sentence_transformers import CrossEncoder
 
             device = torch_device(config.device)
-            model = CrossEncoder(resolve_model(config.model), device=device, max_length=config.max_length)
+            with loading(config.model):
+                model = CrossEncoder(resolve_model(config.model), device=device, max_length=config.max_length)
             if config.fp16 and device.startswith("cuda"):
                 model.model.half()
             _MODELS[key] = (model, threading.Lock())

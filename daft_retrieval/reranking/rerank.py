@@ -15,6 +15,8 @@ rank``, trec_eval order) holding those candidates only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import daft
 import numpy as np
 from daft import DataType, col
@@ -26,6 +28,9 @@ from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_v
 from daft_retrieval.errors import DataError
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import persist
+
+if TYPE_CHECKING:
+    from daft_retrieval.cache.store import EmbeddingCache
 
 __all__ = ["RERANKERS", "candidates", "rerank"]
 
@@ -40,6 +45,8 @@ def candidates(run: daft.DataFrame, queries: daft.DataFrame, corpus: daft.DataFr
     if depth < 1:
         raise DataError(f"rerank depth must be >= 1, not {depth}")
     S.require_columns(run, [S.QUERY_ID, S.DOC_ID, S.RANK], "run")
+    S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries (rerank(run, queries, corpus, ...))")
+    S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus (rerank(run, queries, corpus, ...))")
     top = run.where(col(S.RANK) <= depth).select(S.QUERY_ID, S.DOC_ID)
     texts = queries.select(S.QUERY_ID, col(S.TEXT).alias(QUERY))
     docs = corpus.select(S.DOC_ID, document_text().alias(DOCUMENT))
@@ -54,7 +61,7 @@ def rerank(
     method: str = "cross",
     model: str,
     depth: int = 100,
-    cache=None,
+    cache: EmbeddingCache | None = None,
     **options,
 ) -> daft.DataFrame:
     """The top ``depth`` of ``run`` per query rescored by ``model`` under ``method`` (see the module doc).
@@ -65,6 +72,8 @@ def rerank(
     """
     if method not in RERANKERS:
         raise DataError(f"unknown reranker {method!r}: expected one of {', '.join(RERANKERS)}")
+    if not isinstance(model, str) or not model:
+        raise DataError(f"rerank needs model= (a local folder, an offline short name or a hub id), not {model!r}")
     pairs = persist(candidates(run, queries, corpus, depth))
     if method == "cross":
         from daft_retrieval.reranking.cross import CrossEncoderScorer

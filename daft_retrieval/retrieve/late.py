@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import daft
 from daft import col
@@ -15,15 +16,21 @@ from daft import col
 from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
+from daft_retrieval.errors import DataError
 from daft_retrieval.index.late import LateIndex, LateSearcher, build_late_index
 from daft_retrieval.paths import scratch_directory
 from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
+if TYPE_CHECKING:
+    from daft_retrieval.cache.store import EmbeddingCache
+
 __all__ = ["build_late_index_for", "late_search", "search_late_index"]
 
 
-def build_late_index_for(corpus: daft.DataFrame, path: str, config: TokenConfig, *, cache=None, **options) -> LateIndex:
+def build_late_index_for(
+    corpus: daft.DataFrame, path: str, config: TokenConfig, *, cache: EmbeddingCache | None = None, **options
+) -> LateIndex:
     """Token-embed ``corpus`` (title + " " + text) and write a late-interaction index at ``path``."""
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
     embedded = token_vectors(corpus, S.DOC_ID, document_text(), config, role="document", cache=cache)
@@ -51,12 +58,16 @@ def late_search(
     nprobe: int = 4,
     candidates: int = 1024,
     index_dir: str | None = None,
-    cache=None,
+    cache: EmbeddingCache | None = None,
 ) -> daft.DataFrame:
     """Late-interaction retrieval end to end (index at ``index_dir`` or in a temporary folder); ``nprobe=0`` is
     brute-force MaxSim over every document. ``cache``: an embedding cache for the token vectors."""
     config = config or TokenConfig()
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
+    S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
+    for name, value, least in (("k", k, 1), ("nprobe", nprobe, 0), ("candidates", candidates, 1)):
+        if value < least:  # before any encoding
+            raise DataError(f"{name} must be >= {least}, not {value}")
     query_tokens = persist(token_vectors(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache))
     if index_dir is not None:
         index = build_late_index_for(corpus, index_dir, config, cache=cache)

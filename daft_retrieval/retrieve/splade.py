@@ -9,6 +9,8 @@ groupby as BM25 (:func:`daft_retrieval.retrieve.postings.search_postings`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import daft
 from daft import col
 
@@ -17,6 +19,9 @@ from daft_retrieval.encode.embed import document_text
 from daft_retrieval.encode.sparse import SparseConfig, resolve_sparse_model, sparse_encoder
 from daft_retrieval.index.postings import TERM, VALUE, WEIGHT, Postings, build_postings
 from daft_retrieval.retrieve.postings import search_postings
+
+if TYPE_CHECKING:
+    from daft_retrieval.cache.store import EmbeddingCache
 
 __all__ = ["sparse_rows", "sparse_vectors", "splade_index", "splade_search"]
 
@@ -31,7 +36,13 @@ def sparse_rows(frame: daft.DataFrame, key: str, vectors: daft.Expression) -> da
 
 
 def sparse_vectors(
-    frame: daft.DataFrame, key: str, text: daft.Expression, config: SparseConfig, *, role: str, cache=None
+    frame: daft.DataFrame,
+    key: str,
+    text: daft.Expression,
+    config: SparseConfig,
+    *,
+    role: str,
+    cache: EmbeddingCache | None = None,
 ) -> daft.DataFrame:
     """``key, term, value`` rows of the texts' sparse vectors; with a ``cache``, only its misses are encoded."""
     from daft_retrieval.cache.cached import encode_column
@@ -44,7 +55,9 @@ def sparse_vectors(
     return sparse_rows(vectors, key, col(ENCODED))
 
 
-def splade_index(corpus: daft.DataFrame, *, model: str = "splade-tiny", cache=None, **options) -> Postings:
+def splade_index(
+    corpus: daft.DataFrame, *, model: str = "splade-tiny", cache: EmbeddingCache | None = None, **options
+) -> Postings:
     """Postings (``value`` = document term weight) of ``corpus`` encoded by ``model`` (options: SparseConfig)."""
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
     config = SparseConfig(model=model, **options)
@@ -58,7 +71,7 @@ def splade_search(
     *,
     model: str = "splade-tiny",
     k: int = 100,
-    cache=None,
+    cache: EmbeddingCache | None = None,
     **options,
 ) -> daft.DataFrame:
     """Top-``k`` SPLADE run for ``queries`` (``query_id, text``) over a corpus frame or a :func:`splade_index`

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from daft import DataType, Expression, col
 
+from daft_retrieval.errors import DataError
 from daft_retrieval.text.stem import check_stemmer, stem_array, stem_words
 from daft_retrieval.text.stopwords import stopword_list
 
@@ -58,6 +59,13 @@ class Tokenizer:
             object.__setattr__(self, "stopwords", tuple(self.stopwords))
         if self.stemmer is not None:
             check_stemmer(self.stemmer)
+        if self.pattern not in _WORD_RUN_PATTERNS:  # Daft's (Rust) regex syntax: checked by Daft, now
+            try:
+                probe = daft.from_pydict({"t": ["probe"]})
+                probe.select(daft.functions.regexp_extract_all(daft.col("t"), self.pattern)).to_pydict()
+            except Exception as exc:
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                raise DataError(f"tokenizer pattern {self.pattern!r} is not a valid regex: {reason}") from None
 
     @property
     def stopword_set(self) -> tuple[str, ...]:
