@@ -107,3 +107,13 @@ def test_progress_in_logs_marks_partial_counts_and_reports_the_final_one_once(ca
     quiet.add(5)
     quiet.close()
     assert capsys.readouterr().err == ""
+
+
+def test_a_finished_search_does_not_keep_its_temporary_index_in_memory(demo):
+    from daft_retrieval import memo
+
+    ds, _ = demo
+    dr.bm25_search(ds.corpus, ds.queries, k=5)  # searches a temporary index, removed afterwards
+    memo.load_once(("probe",), lambda: None)  # any later load sweeps what was read from files now gone
+    assert memo.loaded("impacts") == []
+    assert memo.load_once(("probe",), lambda: 1) is None  # entries without files stay

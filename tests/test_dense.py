@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from daft import DataType, col
 
+from daft_retrieval import memo
 from daft_retrieval import schema as S
 from daft_retrieval.encode import dense
 from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, DenseEncoder
@@ -51,7 +52,7 @@ def test_exact_search_matches_numpy(tmp_path, metric):
 
 
 def test_model_loads_once_per_worker_not_per_batch():
-    dense._MODELS.clear()
+    memo.forget("dense")
     dense.LOADS.clear()
     dense.INITS.clear()
     n = BATCH_ROWS * 2 + 17  # three Daft batches

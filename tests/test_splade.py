@@ -6,8 +6,8 @@ import daft
 import numpy as np
 import pytest
 
+from daft_retrieval import memo
 from daft_retrieval import schema as S
-from daft_retrieval.encode import sparse
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.encode.sparse import SparseConfig, SparseEncoder, load_sparse_model, resolve_sparse_model
 from daft_retrieval.errors import DataError
@@ -32,9 +32,9 @@ def demo():
 
 
 def test_constructing_loads_nothing_and_checks_options():
-    before = dict(sparse._MODELS)
+    before = memo.loaded("sparse")
     SparseEncoder("some/unknown-model", batch_size=8)
-    assert before == sparse._MODELS
+    assert memo.loaded("sparse") == before
     with pytest.raises(DataError, match="batch_size"):
         SparseEncoder(batch_size=0)
 

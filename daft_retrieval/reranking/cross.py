@@ -20,6 +20,7 @@ from daft import DataType
 from daft_retrieval.device import per_device, torch_device
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.models import loading, resolve_model
+from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 
 __all__ = ["CrossConfig", "CrossEncoderScorer"]
@@ -42,23 +43,20 @@ class CrossConfig:
         return asdict(self)
 
 
-_MODELS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
+def _load(config: CrossConfig) -> tuple:
+    """(CrossEncoder, the lock its calls take turns on), once per process (:mod:`daft_retrieval.memo`)."""
 
+    def build() -> tuple:
+        from sentence_transformers import CrossEncoder
 
-def _load(config: CrossConfig):
-    key = (config.model, config.device, config.fp16, config.max_length)
-    with _LOCK:
-        if key not in _MODELS:
-            from sentence_transformers import CrossEncoder
+        device = torch_device(config.device)
+        with loading(config.model):
+            model = CrossEncoder(resolve_model(config.model), device=device, max_length=config.max_length)
+        if config.fp16 and device.startswith("cuda"):
+            model.model.half()
+        return model, threading.Lock()
 
-            device = torch_device(config.device)
-            with loading(config.model):
-                model = CrossEncoder(resolve_model(config.model), device=device, max_length=config.max_length)
-            if config.fp16 and device.startswith("cuda"):
-                model.model.half()
-            _MODELS[key] = (model, threading.Lock())
-        return _MODELS[key]
+    return load_once(("cross", config.model, config.device, config.fp16, config.max_length), build)
 
 
 class _CrossScorer:
