@@ -132,5 +132,6 @@ def evaluate(
     means = wide.agg(*[col(n).mean() for n in names]).to_pydict() if wide.count_rows() else {}
     aggregate = {n: float(means[n][0]) if means else 0.0 for n in names}
     per_query = wide.unpivot(S.QUERY_ID, names, variable_name=S.MEASURE, value_name=S.VALUE)
-    per_query = materialize(per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()]))
+    per_query = per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()])
+    per_query = materialize(per_query.sort([S.QUERY_ID, S.MEASURE]))  # in query order, to read in IPython
     return Evaluation(per_query, aggregate)
