@@ -383,3 +383,8 @@ def test_a_beir_folder_of_gzipped_files_loads_like_the_plain_one(tmp_path):
     packed, plain = load_beir(tmp_path), load_beir(demo)
     assert packed.report == plain.report
     assert sorted(packed.corpus.to_pydict()["doc_id"]) == sorted(plain.corpus.to_pydict()["doc_id"])
+
+
+def test_decimal_ids_are_refused_rather_than_renamed(tmp_path):
+    path = write_text(tmp_path / "corpus.jsonl", '{"_id": 3.0, "text": "x"}\n{"_id": 4.5, "text": "y"}\n')
+    assert "ids are read as decimal numbers" in error_of(read_corpus, path)

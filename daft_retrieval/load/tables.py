@@ -131,6 +131,11 @@ def _read_keyed(
         raise DataError(f"{path}: no id column for {what}s; found {raw.column_names}. Pass columns={{...}}.")
     if chosen[S.TEXT] is None:
         raise DataError(f"{path}: no text column for {what}s; found {raw.column_names}. Pass columns={{...}}.")
+    if raw.schema()[chosen[id_name]].dtype in (DataType.float32(), DataType.float64()):
+        raise DataError(
+            f"{path}: {what} ids are read as decimal numbers (e.g. 3.0), which would not match the same ids "
+            'elsewhere ("3"); write ids as strings or integers'
+        )
     if fmt in ("csv", "tsv"):  # read our columns as written: an inferred integer id would turn "007" into "7"
         hints = {c: DataType.string() for c in chosen.values() if c is not None}
         raw = daft.read_csv(path, schema=hints, delimiter="\t" if fmt == "tsv" else ",", io_config=io_config)
