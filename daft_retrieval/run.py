@@ -11,7 +11,7 @@ from daft.functions import row_number
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 
-__all__ = ["merge_hits", "rank_run"]
+__all__ = ["check_runs", "merge_hits", "rank_run"]
 
 
 def rank_run(scored: daft.DataFrame, k: int | None = None) -> daft.DataFrame:

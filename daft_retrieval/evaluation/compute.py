@@ -86,7 +86,6 @@ def evaluate(
     # run and qrels are small: hold them in the driver once (every step below reads them; see materialize)
     qrels = materialize(S.conform(qrels, S.QRELS, "qrels"))
     S.require_values(qrels, S.QRELS, "qrels")  # a relevance that is not an integer would count as non-relevant
-    S.require_columns(run, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")
     run = materialize(S.conform(run, {c: S.RUN[c] for c in (S.QUERY_ID, S.DOC_ID, S.SCORE)}, "run"))
     S.require_values(run, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")  # a null or NaN score would rank first
     thresholds = sorted({m.threshold for m in parsed})

@@ -18,13 +18,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import daft
-import numpy as np
 from daft import DataType, col
 
 from daft_retrieval import schema as S
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
-from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
+from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors, unflatten
 from daft_retrieval.errors import DataError
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import persist
@@ -114,10 +113,8 @@ def _late_interaction(pairs: daft.DataFrame, config: TokenConfig, cache) -> daft
         _unique_texts(pairs, S.QUERY_ID, QUERY), S.QUERY_ID, col(QUERY), config, role="query", cache=cache
     )
     q = queries.to_arrow()
-    query_tokens = {
-        qid: np.asarray(v.values, dtype=np.float32).reshape(-1, dim)
-        for qid, v in zip(q.column(S.QUERY_ID).to_pylist(), q.column(TOKENS).combine_chunks())
-    }
+    matrix, starts = unflatten(q.column(TOKENS), dim)
+    query_tokens = {qid: matrix[starts[i] : starts[i + 1]] for i, qid in enumerate(q.column(S.QUERY_ID).to_pylist())}
     docs = token_vectors(
         _unique_texts(pairs, S.DOC_ID, DOCUMENT), S.DOC_ID, col(DOCUMENT), config, role="document", cache=cache
     )
