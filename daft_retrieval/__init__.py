@@ -21,6 +21,11 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "DataError": "daft_retrieval.errors",
+    "DataWarning": "daft_retrieval.errors",
+    "RemoteError": "daft_retrieval.errors",
+    "ArchiveError": "daft_retrieval.errors",
+    "OutputError": "daft_retrieval.errors",
+    "CacheError": "daft_retrieval.errors",
     "Dataset": "daft_retrieval.load",
     "load_beir": "daft_retrieval.load",
     "read_corpus": "daft_retrieval.load",

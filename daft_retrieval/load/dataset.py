@@ -10,12 +10,11 @@ import daft
 from daft import col
 
 from daft_retrieval import schema as S
+from daft_retrieval.errors import DataWarning
 
 __all__ = ["DataWarning", "Dataset", "LoadReport", "check_dataset"]
 
 
-class DataWarning(UserWarning):
-    """Input that is usable but suspicious (unknown ids in qrels, empty texts); the message gives counts."""
 
 
 @dataclass(frozen=True)

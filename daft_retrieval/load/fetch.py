@@ -26,13 +26,13 @@ import daft
 from daft import DataType, col
 
 from daft_retrieval import schema as S
-from daft_retrieval.errors import DataError
+from daft_retrieval.errors import DataError, RemoteError
 from daft_retrieval.load.dataset import DataWarning
 
 __all__ = ["Fetcher", "fetch_corpus"]
 
 
-class FetchError(DataError):
+class FetchError(RemoteError):
     """A URL that could not be fetched (after retries, where they apply)."""
 
 
