@@ -119,11 +119,46 @@ def require_values(df: daft.DataFrame, columns: Iterable[str], what: str) -> Non
         )
 
 
+def require_integers(df: daft.DataFrame, column: str, what: str) -> None:
+    """Raise :class:`DataError` when the float ``column`` of ``df`` holds a value that is not a whole number (a cast
+    to int64 would truncate ``1.5`` to 1). Other types pass: a cast leaves their non-numbers null.
+
+    >>> require_integers(daft.from_pydict({"relevance": [1.0, 1.5]}), "relevance", "qrels")
+    Traceback (most recent call last):
+    ...
+    daft_retrieval.errors.DataError: qrels: relevance 1.5 is not an integer, e.g. {'relevance': 1.5}; ...
+    """
+    dtype = df.schema()[column].dtype
+    if not (dtype.is_float32() or dtype.is_float64()):
+        return
+    value = daft.col(column)
+    bad = df.where(value.not_null() & (value.is_nan() | value.is_inf() | (value != value.floor()))).limit(1)
+    rows = bad.to_pylist()
+    if rows:
+        raise DataError(
+            f"{what}: {column} {rows[0][column]!r} is not an integer, e.g. {rows[0]}; give whole numbers (0, 1, 2)"
+        )
+
+
+def _may_repeat(df: daft.DataFrame, keys: list[str]) -> bool:
+    """Whether two rows of ``df`` may share ``keys``: two share a 64-bit hash of them (sorted in numpy: some 5x
+    faster than Daft's group-by on 10M runs rows; a hash collision only costs the exact group-by)."""
+    import numpy as np
+
+    digest = daft.col(keys[0]).hash()
+    for key in keys[1:]:
+        digest = daft.col(key).hash(seed=digest)
+    hashes = np.sort(df.select(digest.alias("_h")).to_arrow().column("_h").to_numpy())
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
 def duplicates(df: daft.DataFrame, keys: list[str], limit: int = 5) -> list[dict]:
     """Up to ``limit`` key combinations that occur more than once, each with its count ``n``.
 
     >>> duplicates(daft.from_pydict({"doc_id": ["a", "b", "a"]}), ["doc_id"])
     [{'doc_id': 'a', 'n': 2}]
     """
+    if not _may_repeat(df, keys):
+        return []
     counts = df.groupby(*keys).agg(daft.col(keys[0]).count().alias("n"))
     return counts.where(daft.col("n") > 1).limit(limit).to_pylist()

@@ -387,4 +387,5 @@ def test_a_beir_folder_of_gzipped_files_loads_like_the_plain_one(tmp_path):
 
 def test_decimal_ids_are_refused_rather_than_renamed(tmp_path):
     path = write_text(tmp_path / "corpus.jsonl", '{"_id": 3.0, "text": "x"}\n{"_id": 4.5, "text": "y"}\n')
-    assert "ids are read as decimal numbers" in error_of(read_corpus, path)
+    message = error_of(read_corpus, path)  # the line, and the fix: quote the id
+    assert f"{path}:1:" in message and "the number 3.0" in message and "write ids as JSON strings" in message

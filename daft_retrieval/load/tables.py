@@ -2,7 +2,10 @@
 
 Columns are found by their usual names (``_id``/``id``/``doc_id``, ``text``/``contents``, ...) or by an explicit
 mapping ``{our_name: their_name}``. Tables are read by Daft, then checked: a missing id or text, or a duplicate id,
-is a :class:`DataError` naming the id (or, for a missing id in JSONL, the line).
+is a :class:`DataError` naming the id (or, in JSONL, the line). Values Daft would read other than as written (a
+number id ``3.0``, a text that is an object, a relevance ``1.5``) are refused too (see
+:mod:`~daft_retrieval.load.values`). Local files are scanned first and streams (``-``, pipes) read once (see
+:mod:`~daft_retrieval.load.scan`).
 """
 
 from __future__ import annotations
@@ -14,10 +17,19 @@ from daft import DataType, col, lit
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.load.lines import check_jsonl, first_bad_line
+from daft_retrieval.load.lines import check_jsonl, daft_reason, is_daft_failure, json_rows
+from daft_retrieval.load.scan import Source, open_source
+from daft_retrieval.load.values import (
+    check_id_column,
+    check_text_column,
+    id_needle,
+    json_line_error,
+    relevance,
+    text_problem,
+)
 from daft_retrieval.runner import persist
 
-__all__ = ["read_corpus", "read_queries", "read_table"]
+__all__ = ["read_corpus", "read_qrels_table", "read_queries", "read_table"]
 
 _CANDIDATES: dict[str, tuple[str, ...]] = {
     S.DOC_ID: ("doc_id", "_id", "id", "docid", "docno", "pid"),
@@ -25,6 +37,13 @@ _CANDIDATES: dict[str, tuple[str, ...]] = {
     S.TITLE: ("title",),
     S.TEXT: ("text", "contents", "body", "passage", "query"),
 }
+
+_QRELS_COLUMNS = {
+    S.QUERY_ID: ("query_id", "query-id", "qid"),
+    S.DOC_ID: ("doc_id", "corpus-id", "docid"),
+    S.RELEVANCE: ("relevance", "score", "rel"),
+}
+_SCAN = {"json": "json", "csv": "csv", "tsv": "csv", "parquet": "binary"}
 
 _FORMATS = {
     ".jsonl": "json",
@@ -73,33 +92,33 @@ def _resolve_columns(df: daft.DataFrame, wanted: list[str], columns: Mapping[str
     return chosen
 
 
-def _read_error(path: str, fmt: str, io_config, exc: Exception) -> DataError:
+def _read_error(source: Source, fmt: str, io_config, exc: BaseException) -> DataError:
     """Daft raises its own core errors (at schema inference or at collect); find the line in Python."""
     if fmt == "json":
-        check_jsonl(path, io_config, exc)
-    return DataError(f"{path}: could not be read as {fmt}: {exc}")
+        check_jsonl(source.path, io_config, exc, name=source.name)
+    return DataError(f"{source.name}: could not be read as {fmt}: {daft_reason(exc)}")
 
 
-def _materialize(df: daft.DataFrame, path: str, fmt: str, io_config) -> daft.DataFrame:
+def _daft(step, source: Source, fmt: str, io_config):
+    """``step()`` (a Daft read, or a collect), any failure of Daft's a :class:`DataError` naming the file."""
     try:
-        return persist(df)
-    except Exception as exc:
-        raise _read_error(path, fmt, io_config, exc) from exc
+        return step()
+    except DataError:
+        raise
+    except BaseException as exc:
+        if not is_daft_failure(exc):
+            raise
+        raise _read_error(source, fmt, io_config, exc) from None
 
 
-def _missing_id_error(path: str, fmt: str, id_field: str, io_config, what: str) -> DataError:
+def _missing_id_error(source: Source, fmt: str, id_field: str, io_config, what: str) -> DataError:
     if fmt == "json":
-        import json
-
-        def problem(line: str) -> str | None:
-            if line.strip() and json.loads(line).get(id_field) in (None, ""):
-                return "missing"
-            return None
-
-        bad = first_bad_line(path, problem, io_config)
-        if bad is not None:
-            return DataError(f"{path}:{bad[0]}: {what} has no {id_field!r}: {bad[1][:120]!r}. Give every row an id.")
-    return DataError(f"{path}: a {what} has no {id_field!r}. Give every row an id.")
+        for number, line, row in json_rows(source.path, io_config):
+            if row.get(id_field) in (None, ""):
+                return DataError(
+                    f"{source.name}:{number}: {what} has no {id_field!r}: {line[:120]!r}. Give every row an id."
+                )
+    return DataError(f"{source.name}: a {what} has no {id_field!r}. Give every row an id.")
 
 
 def _check_ids(df: daft.DataFrame, id_col: str, path: str, what: str) -> None:
@@ -120,41 +139,100 @@ def _read_keyed(
     target: dict,
 ) -> daft.DataFrame:
     fmt = _format_of(path, format)
-    try:
-        raw = read_table(path, format=fmt, io_config=io_config)  # read_json infers the schema here: may fail
-    except (DataError, FileNotFoundError):
-        raise
-    except Exception as exc:
-        raise _read_error(path, fmt, io_config, exc) from exc
-    chosen = _resolve_columns(raw, [id_name, *fields], columns, path)
-    if chosen[id_name] is None:
-        raise DataError(f"{path}: no id column for {what}s; found {raw.column_names}. Pass columns={{...}}.")
-    if chosen[S.TEXT] is None:
-        raise DataError(f"{path}: no text column for {what}s; found {raw.column_names}. Pass columns={{...}}.")
-    if raw.schema()[chosen[id_name]].dtype in (DataType.float32(), DataType.float64()):
-        raise DataError(
-            f"{path}: {what} ids are read as decimal numbers (e.g. 3.0), which would not match the same ids "
-            'elsewhere ("3"); write ids as strings or integers'
-        )
-    if fmt in ("csv", "tsv"):  # read our columns as written: an inferred integer id would turn "007" into "7"
-        hints = {c: DataType.string() for c in chosen.values() if c is not None}
-        raw = daft.read_csv(path, schema=hints, delimiter="\t" if fmt == "tsv" else ",", io_config=io_config)
-    exprs = [col(chosen[id_name]).cast(target[id_name]).alias(id_name)]
-    for f in fields:
-        exprs.append(col(chosen[f]).cast(target[f]).alias(f) if chosen[f] else lit("").alias(f))
-    df = _materialize(raw.select(*exprs), path, fmt, io_config)
-    if df.where(col(id_name).is_null() | (col(id_name) == "")).count_rows():
-        raise _missing_id_error(path, fmt, chosen[id_name], io_config, what)
-    no_text = df.where(col(S.TEXT).is_null()).select(id_name).limit(5).to_pydict()[id_name]
-    if no_text:
-        raise DataError(
-            f"{path}: {what} {no_text[0]!r} has no {chosen[S.TEXT]!r} field"
-            f"{f' ({len(no_text)}+ rows)' if len(no_text) > 1 else ''}. Give it a text (an empty string is allowed)."
-        )
-    _check_ids(df, id_name, path, what)
-    if S.TITLE in fields:
-        df = df.with_column(S.TITLE, col(S.TITLE).fill_null(""))
-    return persist(df)
+    keys = [*_CANDIDATES[id_name], *([columns[id_name]] if columns and id_name in columns else [])]
+    with open_source(path, kind=_SCAN[fmt], needle=id_needle(keys) if fmt == "json" else None) as source:
+        raw = _daft(lambda: read_table(source.path, format=fmt, io_config=io_config), source, fmt, io_config)
+        chosen = _resolve_columns(raw, [id_name, *fields], columns, source.name)
+        if chosen[id_name] is None:
+            raise DataError(f"{source.name}: no id column for {what}s; found {raw.column_names}. Pass columns={{...}}.")
+        if chosen[S.TEXT] is None:
+            raise DataError(
+                f"{source.name}: no text column for {what}s; found {raw.column_names}. Pass columns={{...}}."
+            )
+        if fmt in ("csv", "tsv"):  # read our columns as written: an inferred integer id would turn "007" into "7"
+            hints = {c: DataType.string() for c in chosen.values() if c is not None}
+            delimiter = "\t" if fmt == "tsv" else ","
+            raw = _daft(
+                lambda: daft.read_csv(source.path, schema=hints, delimiter=delimiter, io_config=io_config),
+                source,
+                fmt,
+                io_config,
+            )
+        else:
+            check_id_column(raw, source, fmt, chosen[id_name], what, io_config)
+            for f in fields:
+                if chosen[f] is not None:
+                    check_text_column(raw, source, fmt, chosen[f], f, what, chosen[id_name], io_config)
+        exprs = [col(chosen[id_name]).cast(target[id_name]).alias(id_name)]
+        for f in fields:
+            exprs.append(col(chosen[f]).cast(target[f]).alias(f) if chosen[f] else lit("").alias(f))
+        df = _daft(lambda: persist(raw.select(*exprs)), source, fmt, io_config)
+        if df.where(col(id_name).is_null() | (col(id_name) == "")).count_rows():
+            raise _missing_id_error(source, fmt, chosen[id_name], io_config, what)
+        _check_nulls(df, source, fmt, chosen, id_name, what, io_config)
+        _check_ids(df, id_name, source.name, what)
+        if S.TITLE in fields:
+            df = df.with_column(S.TITLE, col(S.TITLE).fill_null(""))
+        return persist(df)
+
+
+def _check_nulls(
+    df: daft.DataFrame, source: Source, fmt: str, chosen: dict, id_name: str, what: str, io_config
+) -> None:
+    """A text that Daft read as null: missing, null, or (in JSONL) a value that is not a string, named by line; a
+    title may be missing or null (it becomes ""), but not an object."""
+    for f in [c for c in (S.TITLE, S.TEXT) if chosen.get(c) is not None]:
+        if not df.where(col(f).is_null()).limit(1).count_rows():
+            continue
+        if fmt == "json":
+            error = json_line_error(source, io_config, text_problem(chosen[f], f, what, chosen[id_name]))
+            if error is not None:
+                raise error
+        if f == S.TEXT:
+            ids = df.where(col(f).is_null()).select(id_name).limit(5).to_pydict()[id_name]
+            raise DataError(
+                f"{source.name}: {what} {ids[0]!r} has no {chosen[f]!r} field"
+                f"{f' ({len(ids)}+ rows)' if len(ids) > 1 else ''}. Give it a text (an empty string is allowed)."
+            )
+
+
+def read_qrels_table(
+    path: str, *, format: str | None = None, io_config: daft.io.IOConfig | None = None
+) -> daft.DataFrame:
+    """Read judgements from a JSONL or Parquet table with columns ``query-id``/``query_id``,
+    ``corpus-id``/``doc_id`` and ``score``/``relevance`` into ``query_id, doc_id, relevance``, checked as
+    :func:`~daft_retrieval.load.trec.read_qrels` checks a TREC file.
+
+    >>> read_qrels_table("qrels.jsonl").column_names  # doctest: +SKIP
+    ['query_id', 'doc_id', 'relevance']
+    """
+    from daft_retrieval.load.trec import check_qrels
+
+    fmt = _format_of(path, format)
+    if fmt not in ("json", "parquet"):
+        raise DataError(f"{path}: qrels tables are JSONL or Parquet, not {fmt}; or give a TREC or BEIR TSV qrels file")
+    needle = id_needle([*_QRELS_COLUMNS[S.QUERY_ID], *_QRELS_COLUMNS[S.DOC_ID]])
+    with open_source(path, kind=_SCAN[fmt], needle=needle if fmt == "json" else None) as source:
+        raw = _daft(lambda: read_table(source.path, format=fmt, io_config=io_config), source, fmt, io_config)
+        chosen = {
+            ours: next((c for c in theirs if c in raw.column_names), None) for ours, theirs in _QRELS_COLUMNS.items()
+        }
+        missing = [ours for ours, theirs in chosen.items() if theirs is None]
+        if missing:
+            raise DataError(
+                f"{source.name}: qrels need columns query-id, corpus-id and score (or {', '.join(S.QRELS)}); "
+                f"missing {missing}, found {raw.column_names}"
+            )
+        check_id_column(raw, source, fmt, chosen[S.QUERY_ID], "query", io_config)
+        check_id_column(raw, source, fmt, chosen[S.DOC_ID], "document", io_config)
+        rel = relevance(raw, source, fmt, chosen[S.RELEVANCE], io_config)
+        exprs = [col(chosen[S.QUERY_ID]).cast(DataType.string()).alias(S.QUERY_ID)]
+        exprs += [col(chosen[S.DOC_ID]).cast(DataType.string()).alias(S.DOC_ID), rel.alias(S.RELEVANCE)]
+        qrels = _daft(lambda: persist(raw.select(*exprs)), source, fmt, io_config)
+        for ours in (S.QUERY_ID, S.DOC_ID):
+            if qrels.where(col(ours).is_null() | (col(ours) == "")).count_rows():
+                raise _missing_id_error(source, fmt, chosen[ours], io_config, "judgement")
+        return check_qrels(qrels, source.name)
 
 
 def read_corpus(
