@@ -11,44 +11,110 @@ once. Choose before any Daft work: Daft cannot switch runners in a running proce
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterator
 
 import daft
 
-__all__ = ["materialize", "on_ray", "persist", "ray_runner", "use_ray"]
+from daft_retrieval.errors import RemoteError
+
+__all__ = ["check_ray_address", "materialize", "on_ray", "persist", "ray_runner", "use_ray"]
+
+RAY_EXTRA = "pip install 'daft-retrieval[ray]' (in a checkout: pip install -e '.[ray]')"
+_PORTS = {"ray://": 10001, "": 6379}  # Ray's client server and GCS ports
 
 
-def use_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
-    """Run Daft on Ray: connect to ``address`` (``auto``, ``ray://host:10001``), or start a local cluster."""
+def _import_ray():
     try:
         import ray
     except ImportError as exc:
-        raise ImportError(
-            "the Ray runner needs Ray: pip install -e '.[ray]' in the daft_retrieval checkout "
-            "(bash scripts/install.sh dev has it)"
-        ) from exc
-    import daft
+        raise ImportError(f"the Ray runner needs Ray, which is not installed: {RAY_EXTRA}") from exc
+    return ray
 
+
+def check_ray_address(address: str | None, *, timeout: float | None = None) -> None:
+    """A :class:`RemoteError` naming ``address`` unless a gRPC server (Ray's client server for ``ray://host:port``,
+    its GCS for ``host:port``) answers there within ``timeout`` seconds (default 60, ``$DAFT_RETRIEVAL_TIMEOUT``).
+    ``ray.init`` itself retries an unreachable ``ray://`` address for about 30 s and a GCS address far longer.
+    None, ``auto`` and other schemes (``anyscale://``) are left to Ray.
+
+    >>> check_ray_address("ray://127.0.0.1:1", timeout=2)  # doctest: +SKIP
+    Traceback (most recent call last):
+    RemoteError: ray://127.0.0.1:1: cannot reach the Ray cluster (connection refused) ...
+    """
+    import time
+
+    from daft_retrieval.load.io import remote_timeout
+
+    if address is None or address == "auto":
+        return
+    scheme = "ray://" if address.startswith("ray://") else ""
+    rest = address[len(scheme) :]
+    if "://" in rest:
+        return
+    host, _, port = rest.rstrip("/").rpartition(":") if ":" in rest else (rest, "", "")
+    if not port.isdigit():
+        host, port = rest.rstrip("/"), str(_PORTS[scheme])
+    seconds = remote_timeout(timeout)
+    fix = "check --ray-address (ray://HEAD:10001), or leave it out to start a local cluster"
+    started = time.monotonic()
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except OSError as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else exc.strerror or str(exc)
+        if isinstance(exc, socket.gaierror):
+            reason = f"the host name {host} does not resolve"
+        elif isinstance(exc, TimeoutError):
+            reason = f"no answer within {seconds:g} s"
+        raise RemoteError(f"{address}: cannot reach the Ray cluster ({reason}); {fix}") from None
+    import grpc
+
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=max(0.1, seconds - (time.monotonic() - started)))
+    except grpc.FutureTimeoutError:
+        raise RemoteError(
+            f"{address}: something listens there but no Ray server answered within {seconds:g} s; {fix} "
+            "(raise the wait with --timeout SECONDS or DAFT_RETRIEVAL_TIMEOUT)"
+        ) from None
+    finally:
+        channel.close()
+
+
+def use_ray(address: str | None = None, *, num_cpus: int | None = None, timeout: float | None = None) -> None:
+    """Run Daft on Ray: connect to ``address`` (``auto``, ``ray://host:10001``), or start a local cluster.
+
+    Without Ray installed: an ImportError naming the extra to install. An address where no Ray answers within
+    ``timeout`` seconds (default 60): a :class:`RemoteError` naming it (see :func:`check_ray_address`).
+    """
+    ray = _import_ray()
     if not ray.is_initialized():
         if address is None:
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
         else:
-            ray.init(address=address, log_to_driver=False)
+            check_ray_address(address, timeout=timeout)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as exc:
+                raise RemoteError(f"{address}: cannot connect to the Ray cluster ({exc})") from None
     daft.set_runner_ray(address=address)
 
 
 @contextlib.contextmanager
-def ray_runner(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[None]:
+def ray_runner(
+    address: str | None = None, *, num_cpus: int | None = None, timeout: float | None = None
+) -> Iterator[None]:
     """:func:`use_ray` for a block, shutting the Ray connection (and a local cluster) down afterwards, also on
     errors."""
     try:
-        use_ray(address, num_cpus=num_cpus)
+        use_ray(address, num_cpus=num_cpus, timeout=timeout)
         yield
     finally:
-        import ray
+        with contextlib.suppress(ImportError):  # without Ray, use_ray's own error says what to install
+            import ray
 
-        if ray.is_initialized():
-            ray.shutdown()
+            if ray.is_initialized():
+                ray.shutdown()
 
 
 def on_ray() -> bool:

@@ -10,7 +10,7 @@ import pytest
 from daft import col
 
 from daft_retrieval import schema as S
-from daft_retrieval.errors import DataError
+from daft_retrieval.errors import DataError, RemoteError
 from daft_retrieval.load import load_beir
 from daft_retrieval.load.fetch import Fetcher, fetch_corpus
 from tests.conftest import ROOT
@@ -133,6 +133,6 @@ def test_zip_archive_by_url_is_downloaded_once_and_checked(tmp_path, monkeypatch
         assert _rows(first.corpus, S.DOC_ID) == _rows(local.corpus, S.DOC_ID) == _rows(again.corpus, S.DOC_ID)
         with pytest.raises(DataError, match=r"broken\.zip: not a zip archive"):
             load_beir(f"{base}/broken.zip")
-        with pytest.raises(DataError, match=r"missing\.zip: download failed: HTTP Error 404"):
+        with pytest.raises(RemoteError, match=r"missing\.zip: HTTP 404"):
             load_beir(f"{base}/missing.zip")
     assert not any(p.name.startswith(".") for p in (tmp_path / "home" / "datasets").iterdir())  # no leftovers

@@ -15,8 +15,6 @@ from daft_retrieval.errors import DataWarning
 __all__ = ["DataWarning", "Dataset", "LoadReport", "check_dataset"]
 
 
-
-
 @dataclass(frozen=True)
 class LoadReport:
     """Counts found while loading a collection (shown by the CLI, kept on the :class:`Dataset`)."""
