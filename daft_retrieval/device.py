@@ -16,7 +16,7 @@ import daft
 
 from daft_retrieval.errors import DataError
 
-__all__ = ["check_device", "per_device", "torch_device", "wants_gpu"]
+__all__ = ["check_device", "compute_dtype", "per_device", "torch_device", "wants_gpu"]
 
 
 def check_device(device: str | None) -> None:
@@ -37,6 +37,16 @@ def torch_device(device: str | None) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def compute_dtype(device: str | None, fp16: bool) -> str:
+    """The dtype a model computes in: "float16" when ``fp16`` is asked and ``device`` resolves to CUDA (the only
+    device the encoders halve a model on), else "float32" (fp16 asked on CPU computes fp32).
+
+    >>> compute_dtype("cpu", True), compute_dtype("cuda:1", True), compute_dtype("cuda", False)
+    ('float32', 'float16', 'float32')
+    """
+    return "float16" if fp16 and torch_device(device).startswith("cuda") else "float32"
 
 
 def per_device(cls: type, name: str) -> Callable[[str | None], type]:

@@ -47,7 +47,10 @@ def test_key_separates_role_prompt_length_and_model(tmp_path):
     assert fingerprint("dense", DenseConfig(max_seq_length=32, document_prompt="passage: "), role="document")[0] != base
     assert fingerprint("dense", DenseConfig(max_seq_length=64), role="document")[0] != base
     assert fingerprint("dense", DenseConfig(max_seq_length=32, normalize=False), role="document")[0] != base
-    assert fingerprint("dense", DenseConfig(max_seq_length=32, fp16=True), role="document")[0] != base
+    # the dtype actually used: fp16 on CUDA is its own entry; fp16 asked on CPU computes fp32, the same entry
+    half = fingerprint("dense", DenseConfig(max_seq_length=32, fp16=True, device="cuda"), role="document")
+    assert half[0] != base and half[1]["dtype"] == "float16"
+    assert fingerprint("dense", DenseConfig(max_seq_length=32, fp16=True, device="cpu"), role="document")[0] == base
     assert fingerprint("tokens", TokenConfig(max_seq_length=32), role="document")[0] != base
     # what cannot change a vector does not split the cache
     assert fingerprint("dense", DenseConfig(max_seq_length=32, batch_size=7), role="document")[0] == base

@@ -5,7 +5,8 @@
    the cache as soon as it is done, so a run killed after hours keeps all but the last chunk;
 3. the result joins every row back to its vector: ``key, value``.
 
-Hits and misses (distinct texts) are counted in the cache (``daft-retrieval cache stats``).
+Hits and misses (distinct texts) are counted in the cache (``daft-retrieval cache stats``). A cache that cannot
+store a chunk (read-only, full disk) still gives every row its vector: what it did not keep is joined from memory.
 
     >>> out = cached_encode(corpus, "doc_id", document_text(), cache=c, fp=fp, meta=meta, compute=f)  # doctest: +SKIP
 """
@@ -15,17 +16,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import daft
+import pyarrow as pa
 from daft import Expression, col
 
 from daft_retrieval.cache.fingerprint import HASH_1, HASH_2, text_hashes
 from daft_retrieval.cache.store import VALUE, EmbeddingCache
-from daft_retrieval.progress import Progress
+from daft_retrieval.progress import step
 from daft_retrieval.runner import persist
 
 __all__ = ["TEXT", "cached_encode", "encode_column"]
 
 TEXT = "_text"
 KEYS = [HASH_1, HASH_2]
+
+
+def _step_label(meta: dict, hits: int) -> str:
+    """``encoding documents with all-MiniLM-L6-v2 (120 cached)``: the model's name, not the entry's fingerprint."""
+    role = meta.get("role", "texts")
+    plural = {"query": "queries", "document": "documents"}.get(role, role)
+    what = f"{role} tokens" if meta.get("kind") == "tokens" else plural
+    return f"encoding {what} with {meta.get('model', '?')} ({hits:,} cached)"
 
 
 def cached_encode(
@@ -48,14 +58,19 @@ def cached_encode(
     misses = unique if cached is None else unique.join(cached.select(*KEYS), on=KEYS, how="anti")
     misses = misses.to_arrow()
     n_unique, n_misses = unique.count_rows(), misses.num_rows
-    progress = Progress(f"cache {fp}: {n_unique - n_misses:,} hits, encoding {n_misses:,}") if n_misses else None
-    for start in range(0, n_misses, cache.commit_rows):
-        chunk = compute(daft.from_arrow(misses.slice(start, cache.commit_rows))).select(*KEYS, VALUE).to_arrow()
-        cache.append(fp, meta, chunk)
-        if progress is not None:
+    unstored = []  # chunks a read-only (or full) cache could not keep: served from memory instead
+    # one progress line for the misses (the encoder's own counter stays silent inside the step)
+    with step(_step_label(meta, n_unique - n_misses), total=n_misses) as progress:
+        for start in range(0, n_misses, cache.commit_rows):
+            chunk = compute(daft.from_arrow(misses.slice(start, cache.commit_rows))).select(*KEYS, VALUE).to_arrow()
+            if cache.append(fp, meta, chunk) < chunk.num_rows:
+                unstored.append(chunk)
             progress.add(chunk.num_rows)
     cache.count(fp, hits=n_unique - n_misses, misses=n_misses)
     values = cache.lookup(fp)
+    if unstored:
+        extra = daft.from_arrow(pa.concat_tables(unstored))
+        values = extra if values is None else values.concat(extra).groupby(*KEYS).agg(col(VALUE).any_value())
     if values is None:  # an empty frame: nothing to encode, nothing cached
         empty = daft.lit(None).cast(daft.DataType.list(daft.DataType.float32()))
         return hashed.select(col(key), empty.alias(VALUE))

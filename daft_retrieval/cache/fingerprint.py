@@ -2,7 +2,8 @@
 
 The fingerprint hashes (as sorted JSON) the kind of embedding (dense, sparse, tokens), the model spec and a digest
 of its weights folder (every file's name, size and content: another revision or fine-tune is another entry),
-the role (query or document), the prompt or markers, max_seq_length, normalisation and dtype. Pooling and the
+the role (query or document), the prompt or markers, max_seq_length, normalisation and the dtype actually
+computed in (fp16 is used on CUDA only: asked on CPU, the vectors are fp32 and share the fp32 entry). Pooling and the
 model's own prompts live in its folder, so the digest covers them. Getting this wrong is how public caches served
 query embeddings for documents (MTEB #5383) or stale vectors after a model update (sentence-transformers #3870).
 
@@ -83,7 +84,11 @@ def fingerprint(
     kind: str, config: object, *, role: str, resolve: Callable[[str], str] = resolve_model
 ) -> tuple[str, dict]:
     """(16-hex fingerprint, the JSON-ready settings it hashes) of ``config`` embedding texts in ``role``."""
+    from daft_retrieval.device import compute_dtype
+
     settings = config.as_dict() if hasattr(config, "as_dict") else dict(config)
+    # the dtype actually used: fp16 asked on CPU computes fp32 (the same entry as fp32), on CUDA fp16 (its own)
+    dtype = compute_dtype(settings.get("device"), bool(settings.pop("fp16", False)))
     # what never changes the vectors
     for name in ("device", "batch_size"):
         settings.pop(name, None)
@@ -97,7 +102,7 @@ def fingerprint(
         "role": role,
         "scheme": SCHEME,
         "weights": weights_digest(settings["model"], resolve),
-        "dtype": "float16" if settings.pop("fp16", False) else "float32",  # fp16 asked: its own entry
+        "dtype": dtype,
         **settings,
     }
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16], meta
