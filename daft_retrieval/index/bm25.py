@@ -124,7 +124,7 @@ class BM25Index:
     def save(self, path: str) -> BM25Index:
         """Write the index directory (Parquet folders and ``index.json``), replacing any index there; return the
         index read back from it (searching a saved index loads its postings once per worker)."""
-        with atomic_directory(path) as tmp:
+        with atomic_directory(path, "BM25 index") as tmp:
             self.postings.save(tmp)
             with open(os.path.join(tmp, _META), "w") as fh:
                 json.dump(self.settings(), fh, indent=1)

@@ -30,7 +30,7 @@ from daft import DataType, col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.encode.tokens import TOKENS, unflatten
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
+from daft_retrieval.index.atomic import atomic_directory, check_index_dir, read_index_json, write_shards
 from daft_retrieval.index.kmeans import assign, kmeans
 from daft_retrieval.index.vector import HIT
 from daft_retrieval.memo import load_once
@@ -97,6 +97,7 @@ def build_late_index(
     Centroids come from k-means over about ``sample_tokens`` token vectors of a sample of documents.
     """
     S.require_columns(embedded, [S.DOC_ID, TOKENS], "token-embedded corpus")
+    check_index_dir(path)  # before the corpus is encoded
     embedded = persist(embedded.select(S.DOC_ID, TOKENS))
     count = embedded.count_rows()
     if count == 0:
@@ -105,7 +106,7 @@ def build_late_index(
     n_tokens = int(lengths or 0)
     n_centroids = n_centroids or default_centroids(n_tokens)
     centroids = kmeans(_sample_tokens(embedded, dim, sample_tokens / max(1, n_tokens), seed), n_centroids, seed=seed)
-    with atomic_directory(path) as tmp:
+    with atomic_directory(path, "late-interaction index") as tmp:
         np.save(os.path.join(tmp, _CENTROIDS), centroids)
         coded = embedded.with_column(CODES, _codes(col(TOKENS), centroids))
         meta = {"dim": dim, "count": count, "n_tokens": n_tokens, "n_centroids": len(centroids)}

@@ -12,6 +12,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
 from daft_retrieval.errors import DataError
+from daft_retrieval.index.atomic import check_index_dir
 from daft_retrieval.index.vector import VectorIndex, VectorSearcher, build_vector_index, check_metric
 from daft_retrieval.paths import scratch_directory
 from daft_retrieval.run import merge_hits, rank_run
@@ -64,6 +65,8 @@ def dense_search(
     if k < 1:  # before any encoding
         raise DataError(f"k must be >= 1, not {k}")
     check_metric(metric)
+    if index_dir is not None:
+        check_index_dir(index_dir)  # a folder not ours to replace is refused before any encoding
     query_vectors = embed_texts(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache)
     if index_dir is not None:
         index = build_dense_index(corpus, index_dir, config, metric=metric, cache=cache)

@@ -17,6 +17,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.embed import document_text
 from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
 from daft_retrieval.errors import DataError
+from daft_retrieval.index.atomic import check_index_dir
 from daft_retrieval.index.late import LateIndex, LateSearcher, build_late_index
 from daft_retrieval.paths import scratch_directory
 from daft_retrieval.run import merge_hits, rank_run
@@ -68,6 +69,8 @@ def late_search(
     for name, value, least in (("k", k, 1), ("nprobe", nprobe, 0), ("candidates", candidates, 1)):
         if value < least:  # before any encoding
             raise DataError(f"{name} must be >= {least}, not {value}")
+    if index_dir is not None:
+        check_index_dir(index_dir)  # a folder not ours to replace is refused before any encoding
     query_tokens = persist(token_vectors(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache))
     if index_dir is not None:
         index = build_late_index_for(corpus, index_dir, config, cache=cache)
