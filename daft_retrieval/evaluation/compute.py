@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -21,9 +22,10 @@ from daft import Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
-from daft_retrieval.errors import DataError
+from daft_retrieval.errors import DataError, DataWarning
 from daft_retrieval.evaluation.measures import Measure, parse_measures
 from daft_retrieval.evaluation.measures.base import num_rel, num_rel_agg
+from daft_retrieval.exact import fsum_mean, list_fsum
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import materialize
 
@@ -54,6 +56,39 @@ def _depth(measures: list[Measure], depth: int | None) -> int | None:
     return depth if needed is None else min(depth, needed)
 
 
+def _add_lists(stats: daft.DataFrame) -> daft.DataFrame:
+    """``stats`` with each list column (a :func:`~daft_retrieval.evaluation.measures.base.float_sum`) replaced by
+    its exactly rounded sum."""
+    lists = [f.name for f in stats.schema() if f.dtype.is_list()]
+    return stats.with_columns({c: list_fsum(col(c)) for c in lists}) if lists else stats
+
+
+def _no_queries(run: daft.DataFrame, qrels: daft.DataFrame, queries: str, empty: str) -> None:
+    """Say why there is no query to average over: a DataWarning (the means are NaN), or a DataError."""
+    if not qrels.count_rows():
+        why = "the qrels are empty (no judged query); give the qrels of the run's collection"
+    elif not run.count_rows():
+        why = "the run is empty and queries='both' averages over the queries it answers (queries='qrels' counts them 0)"
+    else:  # queries == "both"
+        run_ids = sorted(run.select(S.QUERY_ID).distinct().limit(3).to_pydict()[S.QUERY_ID])
+        qrel_ids = sorted(qrels.select(S.QUERY_ID).distinct().limit(3).to_pydict()[S.QUERY_ID])
+        why = (
+            f"no query is in both the run (e.g. {run_ids}) and the qrels (e.g. {qrel_ids}); check that they are of "
+            "the same collection and split, or average over every judged query (queries='qrels')"
+        )
+    if empty == "error":
+        raise DataError(f"no query to average over: {why}")
+    warnings.warn(f"no query to average over, every mean is NaN: {why}", DataWarning, stacklevel=3)
+
+
+def _require_unique(frame: daft.DataFrame, what: str, verb: str, fix: str) -> None:
+    """Raise a :class:`DataError` naming a (query, doc) that ``frame`` (the run or the qrels) holds twice."""
+    twice = S.duplicates(frame, [S.QUERY_ID, S.DOC_ID], limit=1)
+    if twice:
+        d = twice[0]
+        raise DataError(f"{what}: query {d[S.QUERY_ID]!r} {verb} doc {d[S.DOC_ID]!r} {d['n']} times, {fix}")
+
+
 def _merge(dicts: Iterable[dict]) -> dict:
     merged: dict = {}
     for d in dicts:
@@ -68,12 +103,18 @@ def evaluate(
     *,
     queries: str = "qrels",
     depth: int | None = None,
+    empty: str = "nan",
 ) -> Evaluation:
     """Evaluate ``run`` (``query_id, doc_id, score``) against ``qrels`` with trec_eval's semantics.
 
     ``queries="qrels"`` averages over every query in the qrels (missing from the run: 0, as ``trec_eval -c``);
     ``queries="both"`` only over queries in both. ``depth`` reads each ranking only to that rank (trec_eval
-    ``-M``; default: the whole ranking).
+    ``-M``; default: the whole ranking). With no query to average over (empty qrels, or no query in both with
+    ``queries="both"``) a mean is NaN, not 0, with a :class:`DataWarning` saying why (as ir_measures);
+    ``empty="error"`` raises a :class:`DataError` instead (the CLI's choice).
+
+    Every sum of floats is exactly rounded (:mod:`daft_retrieval.exact`): per-query values and means are the same
+    bits whatever the partitioning, thread count or runner; a mean is fsum(per-query values) / queries.
 
     >>> run = daft.from_pydict({"query_id": ["q1", "q1"], "doc_id": ["d1", "d2"], "score": [2.0, 1.0]})
     >>> qrels = daft.from_pydict({"query_id": ["q1"], "doc_id": ["d2"], "relevance": [1]})
@@ -83,11 +124,17 @@ def evaluate(
     parsed = parse_measures(measures)
     if queries not in ("qrels", "both"):
         raise DataError(f"queries must be 'qrels' or 'both', not {queries!r}")
+    if empty not in ("nan", "error"):
+        raise DataError(f"empty must be 'nan' or 'error', not {empty!r}")
     # run and qrels are small: hold them in the driver once (every step below reads them; see materialize)
+    S.require_columns(qrels, S.QRELS, "qrels")
+    S.require_integers(qrels, S.RELEVANCE, "qrels")  # the cast below would truncate 1.5 to 1
     qrels = materialize(S.conform(qrels, S.QRELS, "qrels"))
     S.require_values(qrels, S.QRELS, "qrels")  # a relevance that is not an integer would count as non-relevant
     run = materialize(S.conform(run, {c: S.RUN[c] for c in (S.QUERY_ID, S.DOC_ID, S.SCORE)}, "run"))
     S.require_values(run, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")  # a null or NaN score would rank first
+    _require_unique(qrels, "qrels", "judges", "keep one judgement per (query_id, doc_id)")
+    _require_unique(run, "run", "lists", "judged or not (trec_eval refuses that): keep one row per (query_id, doc_id)")
     thresholds = sorted({m.threshold for m in parsed})
 
     ranked = rank_run(run, _depth(parsed, depth))
@@ -96,9 +143,11 @@ def evaluate(
     ideal = Window().partition_by(S.QUERY_ID).order_by(S.RELEVANCE, S.DOC_ID, desc=[True, False])
     qrel_aggs = _merge([*(num_rel_agg(t) for t in thresholds), *(m.family.qrel_aggs(m) for m in parsed)])
     qrel_stats = materialize(
-        positive.with_column("ideal_rank", row_number().over(ideal))
-        .groupby(S.QUERY_ID)
-        .agg(*[e.alias(n) for n, e in qrel_aggs.items()])
+        _add_lists(
+            positive.with_column("ideal_rank", row_number().over(ideal))
+            .groupby(S.QUERY_ID)
+            .agg(*[e.alias(n) for n, e in qrel_aggs.items()])
+        )
     )
 
     hits = ranked.join(positive, on=[S.QUERY_ID, S.DOC_ID], how="inner")
@@ -111,11 +160,11 @@ def evaluate(
         )
         hits = hits.with_column(f"above_{t}", (col(S.RELEVANCE) >= t).cast("int64").sum().over(upto))
     hits = materialize(hits.join(qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds]), on=S.QUERY_ID))
-    if hits.count_rows() != hits.select(S.QUERY_ID, S.DOC_ID).distinct().count_rows():
-        raise DataError("run lists a document twice for one query; keep one row per (query_id, doc_id)")
 
     hit_aggs = _merge(m.family.hit_aggs(m) for m in parsed)
-    hit_stats = hits.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in hit_aggs.items()]) if hit_aggs else None
+    hit_stats = (
+        _add_lists(hits.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in hit_aggs.items()])) if hit_aggs else None
+    )
 
     base = qrels.select(S.QUERY_ID).distinct()
     if queries == "both":
@@ -128,8 +177,10 @@ def evaluate(
     names = [str(m) for m in parsed]
     wide = materialize(table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed]))
 
-    means = wide.agg(*[col(n).mean() for n in names]).to_pydict() if wide.count_rows() else {}
-    aggregate = {n: float(means[n][0]) if means else 0.0 for n in names}
+    values = wide.select(*names).to_pydict()
+    if not wide.count_rows():
+        _no_queries(run, qrels, queries, empty)
+    aggregate = {n: fsum_mean(values[n]) for n in names}  # exactly rounded sum / n: the same bits on every run
     per_query = wide.unpivot(S.QUERY_ID, names, variable_name=S.MEASURE, value_name=S.VALUE)
     per_query = per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()])
     per_query = materialize(per_query.sort([S.QUERY_ID, S.MEASURE]))  # in query order, to read in IPython

@@ -3,32 +3,40 @@
 - CombSUM(d) = sum_r norm_r(d)
 - CombMNZ(d) = CombSUM(d) x |{r : d in r}|
 - weighted sum(d) = sum_r w_r x norm_r(d)     (a run without d contributes 0)
+
+The terms are added in the runs' order (:func:`~daft_retrieval.fuse.inputs.sum_over_runs`), as ranx adds them:
+the same bits however Daft partitions the rows.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import daft
+import numpy as np
 from daft import col, lit
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
+from daft_retrieval.fuse.inputs import RUNS, fusion_inputs, sum_over_runs
 from daft_retrieval.fuse.normalize import normalize
-from daft_retrieval.run import check_runs, rank_run
+from daft_retrieval.run import rank_run
+from daft_retrieval.runner import materialize
 
 __all__ = ["comb_mnz", "comb_sum", "weighted_sum"]
 
 
-def _stack(runs: Sequence[daft.DataFrame], norm: str, weights: Sequence[float]) -> daft.DataFrame:
-    runs = check_runs(runs, "fusion")
+def _fused(runs: Sequence[daft.DataFrame], norm: str, weights: Sequence[float] | None, what: str) -> daft.DataFrame:
+    runs = fusion_inputs(runs, what)
+    weights = [1.0] * len(runs) if weights is None else list(weights)
     if len(weights) != len(runs):
         raise DataError(f"{len(weights)} weights given for {len(runs)} runs; give one weight per run")
+    for w in weights:
+        if not isinstance(w, (int, float, np.floating, np.integer)) or not math.isfinite(w):
+            raise DataError(f"{what} weights must be finite numbers, not {w!r}")
     parts = [normalize(r, norm).with_column(S.SCORE, col(S.SCORE) * lit(float(w))) for r, w in zip(runs, weights)]
-    stacked = parts[0]
-    for p in parts[1:]:
-        stacked = stacked.concat(p)
-    return stacked
+    return sum_over_runs(parts)
 
 
 def weighted_sum(
@@ -39,21 +47,16 @@ def weighted_sum(
 
     >>> weighted_sum([run_a, run_b], [0.7, 0.3], norm="zmuv")  # doctest: +SKIP
     """
-    fused = _stack(runs, norm, weights).groupby(S.QUERY_ID, S.DOC_ID).agg(col(S.SCORE).sum())
-    return rank_run(fused, depth)
+    return materialize(rank_run(_fused(runs, norm, weights, "wsum").select(S.QUERY_ID, S.DOC_ID, S.SCORE), depth))
 
 
 def comb_sum(runs: Sequence[daft.DataFrame], *, norm: str = "min-max", depth: int | None = None) -> daft.DataFrame:
     """CombSUM: the sum of the normalised scores."""
-    return weighted_sum(runs, [1.0] * len(runs), norm=norm, depth=depth)
+    return materialize(rank_run(_fused(runs, norm, None, "combsum").select(S.QUERY_ID, S.DOC_ID, S.SCORE), depth))
 
 
 def comb_mnz(runs: Sequence[daft.DataFrame], *, norm: str = "min-max", depth: int | None = None) -> daft.DataFrame:
     """CombMNZ: CombSUM times the number of runs that retrieved the document."""
-    fused = (
-        _stack(runs, norm, [1.0] * len(runs))
-        .groupby(S.QUERY_ID, S.DOC_ID)
-        .agg(col(S.SCORE).sum().alias("_sum"), col(S.SCORE).count().alias("_n"))
-        .select(S.QUERY_ID, S.DOC_ID, (col("_sum") * col("_n").cast("float64")).alias(S.SCORE))
-    )
-    return rank_run(fused, depth)
+    fused = _fused(runs, norm, None, "combmnz")
+    score = col(S.SCORE) * col(RUNS).cast("float64")
+    return materialize(rank_run(fused.select(S.QUERY_ID, S.DOC_ID, score.alias(S.SCORE)), depth))

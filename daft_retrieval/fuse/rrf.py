@@ -1,11 +1,13 @@
 """Reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009).
 
 RRF(d) = sum over runs r containing d of 1 / (k + rank_r(d)), k = 60 by default; ranks follow trec_eval's order
-(score descending, then doc id descending) whatever the runs' own rank columns say.
+(score descending, then doc id descending) whatever the runs' own rank columns say. The terms are added in the
+runs' order (:func:`~daft_retrieval.fuse.inputs.sum_over_runs`): the same bits however Daft partitions the rows.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import daft
@@ -13,7 +15,9 @@ from daft import col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.run import check_runs, rank_run
+from daft_retrieval.fuse.inputs import fusion_inputs, sum_over_runs
+from daft_retrieval.run import rank_run
+from daft_retrieval.runner import materialize
 
 __all__ = ["rrf"]
 
@@ -26,18 +30,10 @@ def rrf(runs: Sequence[daft.DataFrame], *, k: float = 60, depth: int | None = No
     >>> sorted(rrf([a, b]).to_pydict()["score"])  # d1: 1/61, d2: 1/62 + 1/61
     [0.01639344262295082, 0.03252247488101534]
     """
-    runs = check_runs(runs, "rrf")
-    if k < 0:
-        raise DataError(f"rrf k must be >= 0, not {k}")
+    if not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
+        raise DataError(f"rrf k must be a finite number >= 0, not {k}")
     parts = [
-        rank_run(r).select(S.QUERY_ID, S.DOC_ID, (1.0 / (col(S.RANK).cast("float64") + k)).alias(S.SCORE)) for r in runs
+        rank_run(r).select(S.QUERY_ID, S.DOC_ID, (1.0 / (col(S.RANK).cast("float64") + k)).alias(S.SCORE))
+        for r in fusion_inputs(runs, "rrf")
     ]
-    return _sum(parts, depth)
-
-
-def _sum(parts: Sequence[daft.DataFrame], depth: int | None) -> daft.DataFrame:
-    stacked = parts[0]
-    for p in parts[1:]:
-        stacked = stacked.concat(p)
-    fused = stacked.groupby(S.QUERY_ID, S.DOC_ID).agg(col(S.SCORE).sum())
-    return rank_run(fused, depth)
+    return materialize(rank_run(sum_over_runs(parts), depth))

@@ -139,6 +139,7 @@ class ImpactSearcher:
         if len(flat_terms) and (flat_terms.min() < 0 or flat_terms.max() >= self.n_terms):
             raise ValueError(f"term ids must lie in [0, {self.n_terms}): the query was not mapped to this index")
         queries = csr_matrix((flat_weights, flat_terms, offsets - offsets[0]), shape=(n_queries, self.n_terms))
+        queries.sort_indices()  # the product adds a query's terms in this order: term id order, on every run
         starts = range(0, n_queries, self.block)
         positive = self.positive and bool((flat_weights > 0).all())
         blocks = [(queries[start : start + self.block], start, positive) for start in starts]

@@ -18,7 +18,7 @@ from daft import DataType, col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import atomic_directory, read_index_json, write_shards
+from daft_retrieval.index.atomic import atomic_directory, check_index_dir, read_index_json, write_shards
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 
@@ -69,12 +69,13 @@ def build_vector_index(
     """
     check_metric(metric)
     S.require_columns(embedded, [S.DOC_ID, "embedding"], "embedded corpus")
+    check_index_dir(path)  # before the corpus is encoded
     dtype = embedded.schema()["embedding"].dtype
     count = embedded.count_rows()
     if count == 0:
         raise DataError("cannot index an empty corpus")
     dim = len(embedded.limit(1).to_pydict()["embedding"][0])
-    with atomic_directory(path) as tmp:
+    with atomic_directory(path, "vector index") as tmp:
         # one shard per Parquet file Daft writes (per partition, split at Daft's target file size)
         frame = embedded.select(col(S.DOC_ID), col("embedding").cast(DataType.fixed_size_list(DataType.float32(), dim)))
         meta = {"dim": dim, "count": count, "metric": metric, "encoder": encoder or {}, "dtype": str(dtype)}
@@ -136,8 +137,11 @@ class VectorSearcher:
                 if k < scores.shape[1]
                 else np.tile(np.arange(scores.shape[1]), (len(scores), 1))
             )
-            top_scores = np.take_along_axis(scores, top, axis=1).astype(np.float64)
-            for ids, sc in zip(top, top_scores):
+            # BLAS gives a row different last bits by the rows beside it (a lone query takes the matrix-vector
+            # path): the kept scores are computed again per query, in float64 by einsum's own loop, so a score
+            # depends only on its query and document, whatever batch Daft hands this method
+            for q, ids in zip(queries[start : start + self.block].astype(np.float64), top):
+                sc = np.einsum("d,nd->n", q, self.matrix[ids].astype(np.float64))
                 out.append([{S.DOC_ID: d, S.SCORE: s} for d, s in zip(self.ids[ids].tolist(), sc.tolist())])
         self.progress.add(len(queries))
         return out

@@ -22,6 +22,7 @@ from daft import col, lit
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
+from daft_retrieval.outputs import check_output_folder, make_folder, output_file, write_bytes
 from daft_retrieval.report.significance import paired_t_test, randomization_test
 from daft_retrieval.runner import persist
 
@@ -81,7 +82,9 @@ class Comparison:
         return self.markdown()
 
     def to_json(self) -> dict:
-        return {"dataset": self.dataset, "baseline": self.baseline, "table": self.table, "tests": self.tests}
+        """The report as strict JSON values: a NaN (no p-value over fewer than 2 queries) becomes ``null``."""
+        body = {"dataset": self.dataset, "baseline": self.baseline, "table": self.table, "tests": self.tests}
+        return _strict(body)
 
     def plot(self, path: str) -> None:
         """A PNG: means per measure and system (grouped bars), and the per-query differences to the baseline on
@@ -114,8 +117,11 @@ class Comparison:
         if len(systems) > 1:
             right.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        try:
+            with output_file(path) as fh:  # atomically, or in place into a pipe or device
+                fig.savefig(fh, format="png", dpi=110)
+        finally:
+            plt.close(fig)
 
     def _values(self, measure: str) -> dict[str, np.ndarray]:
         rows = self.per_query.where(col(S.MEASURE) == measure).sort([SYSTEM, S.QUERY_ID]).to_pydict()
@@ -126,19 +132,19 @@ class Comparison:
 
     def write(self, folder: str, *, plot: bool = True) -> list[str]:
         """Write ``comparison.md``, ``comparison.json``, ``per_query.parquet`` (and ``comparison.png``) into
-        ``folder``; returns the paths."""
-        os.makedirs(folder, exist_ok=True)
-        paths = [os.path.join(folder, name) for name in ("comparison.md", "comparison.json")]
-        for path, text in zip(paths, (self.markdown(), json.dumps(self.to_json(), indent=1))):
-            tmp = path + ".tmp"
-            with open(tmp, "w") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        table = os.path.join(folder, "per_query.parquet")
+        ``folder``; returns the paths. Each file is replaced atomically (:func:`daft_retrieval.outputs.output_file`);
+        nothing else in ``folder`` is touched."""
         import pyarrow.parquet as pq
 
-        pq.write_table(self.per_query.to_arrow(), table + ".tmp")
-        os.replace(table + ".tmp", table)
+        check_output_folder(folder)
+        make_folder(folder, folder)
+        paths = [os.path.join(folder, name) for name in ("comparison.md", "comparison.json")]
+        for path, text in zip(paths, (self.markdown(), json.dumps(self.to_json(), indent=1, allow_nan=False))):
+            write_bytes(path, text.encode("utf-8"))
+        table = os.path.join(folder, "per_query.parquet")
+        frame = self.per_query.to_arrow()
+        with output_file(table) as fh:
+            pq.write_table(frame, fh)
         paths.append(table)
         if plot:
             self.plot(os.path.join(folder, "comparison.png"))
@@ -198,3 +204,14 @@ def compare(
                 }
             )
     return result
+
+
+def _strict(value):
+    """``value`` with every non-finite float replaced by ``None``, so ``json.dumps(allow_nan=False)`` holds."""
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -17,6 +17,7 @@ import daft
 import numpy as np
 from daft import DataType
 
+from daft_retrieval import schema as S
 from daft_retrieval.device import per_device, torch_device
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.models import loading, resolve_model
@@ -24,6 +25,11 @@ from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 
 __all__ = ["CrossConfig", "CrossEncoderScorer"]
+
+POSITION, QUERY, DOCUMENT = "position", "query", "document"  # score_groups: its pairs' fields (as rerank names them)
+GROUP_SCORES = DataType.list(
+    DataType.struct({S.QUERY_ID: DataType.string(), S.DOC_ID: DataType.string(), S.SCORE: DataType.float64()})
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,24 @@ class _CrossScorer:
             )
         self.progress.add(len(pairs))
         return np.asarray(scores, dtype=np.float64).reshape(len(pairs), -1)[:, 0]
+
+    @daft.method.batch(return_dtype=GROUP_SCORES, batch_size=4)
+    def score_groups(self, groups: daft.Series) -> list:
+        """Per row, one group of pairs (``list<struct{position, query_id, doc_id, query, document}>``) scored as
+        one model batch, in position order: a pair's score then depends on its group only, not on the rows Daft
+        happened to batch with it (the padded length changes the last bits)."""
+        out = []
+        for group in groups.to_pylist():
+            rows = sorted(group or [], key=lambda r: r[POSITION])
+            pairs = [(r[QUERY] or "", r[DOCUMENT] or "") for r in rows]
+            with self.lock:
+                scores = self.model.predict(
+                    pairs, batch_size=max(1, len(pairs)), convert_to_numpy=True, show_progress_bar=False
+                )
+            scores = np.asarray(scores, dtype=np.float64).reshape(len(pairs), -1)[:, 0].tolist()
+            out.append([{S.QUERY_ID: r[S.QUERY_ID], S.DOC_ID: r[S.DOC_ID], S.SCORE: v} for r, v in zip(rows, scores)])
+            self.progress.add(len(pairs))
+        return out
 
 
 _CROSS_SCORER = per_device(_CrossScorer, "CrossEncoderScorer")

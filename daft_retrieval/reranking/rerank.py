@@ -15,10 +15,12 @@ rank``, trec_eval order) holding those candidates only.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import daft
-from daft import DataType, col
+from daft import DataType, Window, col
+from daft.functions import row_number, to_struct
 
 from daft_retrieval import schema as S
 from daft_retrieval.encode.dense import DenseConfig
@@ -36,7 +38,7 @@ __all__ = ["RERANKERS", "candidates", "rerank"]
 RERANKERS = ("cross", "bi", "late")
 QUERY, DOCUMENT = "query", "document"
 _Q, _D = "_query_vector", "_document_vector"
-_QIDS, _HITS = "_query_ids", "_hits"
+_QIDS, _HITS, _GROUP = "_query_ids", "_hits", "_group"
 
 
 def candidates(run: daft.DataFrame, queries: daft.DataFrame, corpus: daft.DataFrame, depth: int) -> daft.DataFrame:
@@ -75,15 +77,29 @@ def rerank(
         raise DataError(f"rerank needs model= (a local folder, an offline short name or a hub id), not {model!r}")
     pairs = persist(candidates(run, queries, corpus, depth))
     if method == "cross":
-        from daft_retrieval.reranking.cross import CrossEncoderScorer
-
-        scorer = CrossEncoderScorer(model, **options)
-        scored = pairs.select(S.QUERY_ID, S.DOC_ID, scorer.score(col(QUERY), col(DOCUMENT)).alias(S.SCORE))
+        scored = _cross_encoder(pairs, model, options)
     elif method == "bi":
         scored = _bi_encoder(pairs, DenseConfig(model=model, **options), cache)
     else:
         scored = _late_interaction(pairs, TokenConfig(model=model, **options), cache)
     return persist(rank_run(scored))
+
+
+def _cross_encoder(pairs: daft.DataFrame, model: str, options: dict) -> daft.DataFrame:
+    """Each pair scored in a fixed group: pairs sorted by (query_id, doc_id) and cut every ``batch_size`` rows,
+    each group one model batch (:meth:`~daft_retrieval.reranking.cross.CrossEncoderScorer.score_groups`), so the
+    scores are the same bits however Daft partitions the pairs (alone or in another batch, a pair's padded
+    length, and so its score's last bits, change)."""
+    from daft_retrieval.reranking.cross import POSITION, CrossConfig, CrossEncoderScorer  # its fields: QUERY, ...
+
+    scorer = CrossEncoderScorer(model, **options)
+    size = replace(CrossConfig(model), **options).batch_size
+    position = row_number().over(Window().order_by(S.QUERY_ID, S.DOC_ID)) - 1
+    numbered = pairs.with_column(POSITION, position).with_column(_GROUP, col(POSITION) // size)
+    fields = to_struct(col(POSITION), col(S.QUERY_ID), col(S.DOC_ID), col(QUERY), col(DOCUMENT))
+    groups = numbered.groupby(_GROUP).agg(fields.list_agg().alias(_HITS))
+    hits = groups.select(scorer.score_groups(col(_HITS)).alias(_HITS)).explode(_HITS)
+    return hits.select(*[col(_HITS)[c].alias(c) for c in (S.QUERY_ID, S.DOC_ID, S.SCORE)])
 
 
 def _unique_texts(pairs: daft.DataFrame, key: str, text: str) -> daft.DataFrame:

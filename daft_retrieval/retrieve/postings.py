@@ -23,10 +23,11 @@ import itertools
 import daft
 import numpy as np
 from daft import DataType, Window, col
-from daft.functions import row_number
+from daft.functions import row_number, to_struct
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
+from daft_retrieval.exact import sum_in_key_order
 from daft_retrieval.index.impacts import ImpactSearcher
 from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
 from daft_retrieval.paths import scratch_directory
@@ -109,7 +110,11 @@ def _search(query: daft.DataFrame, index: Postings, k: int, weight: str) -> daft
         index.postings.select(TERM_ID, DOC, col(weight).alias(_DW)), on=TERM_ID
     )
     part = (col(_QW).cast(DataType.float64()) * col(_DW).cast(DataType.float64())).alias(S.SCORE)
-    scored = hits.select(S.QUERY_ID, DOC, part).groupby(S.QUERY_ID, DOC).agg(col(S.SCORE).sum())
+    # summed in term id order, as the impact searchers' sparse product adds: the same bits however Daft
+    # partitions the rows (a Daft sum adds in arrival order)
+    pairs = to_struct(col(TERM_ID), col(S.SCORE)).list_agg().alias(S.SCORE)
+    scored = hits.select(S.QUERY_ID, DOC, TERM_ID, part).groupby(S.QUERY_ID, DOC).agg(pairs)
+    scored = scored.with_column(S.SCORE, sum_in_key_order(col(S.SCORE), TERM_ID, S.SCORE))
     order = Window().partition_by(S.QUERY_ID).order_by(S.SCORE, DOC, desc=[True, True])
     top = scored.with_column(_POS, row_number().over(order)).where(col(_POS) <= k)
     named = top.join(index.documents.select(DOC, S.DOC_ID), on=DOC)

@@ -12,6 +12,7 @@ from daft.functions import when
 from daft_retrieval.evaluation.measures.base import (
     Family,
     Measure,
+    float_sum,
     is_rel,
     num_rel,
     num_rel_agg,
@@ -30,7 +31,7 @@ class AP(Family):
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:
         t = m.threshold
         prec = col(f"above_{t}").cast("float64") / col("rank").cast("float64")
-        return {f"sum_prec_{t}_{m.cutoff or 'all'}": when(is_rel(t) & within(m.cutoff), prec).otherwise(0.0).sum()}
+        return {f"sum_prec_{t}_{m.cutoff or 'all'}": float_sum(when(is_rel(t) & within(m.cutoff), prec).otherwise(0.0))}
 
     def qrel_aggs(self, m: Measure) -> dict[str, Expression]:
         return num_rel_agg(m.threshold)

@@ -7,7 +7,8 @@ and the column name. Each family lives in its own small module and registers its
 How a family computes (see :mod:`daft_retrieval.evaluation.compute`): ``hits`` holds, per query, the retrieved
 documents with relevance > 0, their trec_eval rank and ``above(t)`` = how many retrieved docs with relevance >= t
 rank at or above them. A family gives per-query aggregations over ``hits`` and over the positive qrels, and an
-expression turning those per-query columns into its value.
+expression turning those per-query columns into its value. A sum of floats is a :func:`float_sum` (exactly
+rounded, so per-query values have the same bits however Daft partitions the rows), never Daft's ``sum()``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from daft.functions import when
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 
-__all__ = ["REGISTRY", "Family", "Measure", "parse_measure", "parse_measures"]
+__all__ = ["REGISTRY", "Family", "Measure", "float_sum", "parse_measure", "parse_measures"]
 
 
 @dataclass(frozen=True, order=True)
@@ -107,6 +108,13 @@ def is_rel(t: int) -> Expression:
 
 def count_where(cond: Expression) -> Expression:
     return when(cond, 1).otherwise(0).sum()
+
+
+def float_sum(value: Expression) -> Expression:
+    """A per-query sum of floats, exactly rounded whatever order Daft delivers the rows in: the aggregation gathers
+    the values (``list_agg``) and :func:`daft_retrieval.evaluation.compute.evaluate` adds each list with
+    :func:`math.fsum` (:mod:`daft_retrieval.exact`). Integer sums (:func:`count_where`) are exact as they are."""
+    return value.cast("float64").list_agg()
 
 
 def within(k: int | None) -> Expression:

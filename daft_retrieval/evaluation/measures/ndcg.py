@@ -10,13 +10,13 @@ from daft import Expression, col
 from daft.functions import when
 
 from daft_retrieval import schema as S
-from daft_retrieval.evaluation.measures.base import Family, Measure, register, safe_div
+from daft_retrieval.evaluation.measures.base import Family, Measure, float_sum, register, safe_div
 
 
 def _discounted(rank: str, k: int | None) -> Expression:
-    """sum of relevance / log2(rank + 1) over rows with rank <= k (all rows for k None)."""
+    """sum of relevance / log2(rank + 1) over rows with rank <= k (all rows for k None), exactly rounded."""
     gain = col(S.RELEVANCE).cast("float64") / (col(rank).cast("float64") + 1.0).log2()
-    return (when(col(rank) <= k, gain).otherwise(0.0) if k is not None else gain).sum()
+    return float_sum(when(col(rank) <= k, gain).otherwise(0.0) if k is not None else gain)
 
 
 @register
