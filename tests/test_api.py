@@ -94,14 +94,20 @@ def test_results_print_as_short_summaries(demo):
 
 def test_progress_in_logs_marks_partial_counts_and_reports_the_final_one_once(capsys, monkeypatch):
     monkeypatch.delenv(QUIET, raising=False)
-    p = Progress("searching", every=3600)
+    p = Progress("searching", every=3600)  # a step shorter than `every`: its final count only
     p.add(21)
     p.add(23)
     p.close()
     p.close()
     lines = capsys.readouterr().err.splitlines()
-    assert [line.split(" (")[0] for line in lines] == ["searching: 21", "searching: 44"]
-    assert lines[0].endswith("so far") and not lines[1].endswith("so far")
+    assert [line.split(" (")[0] for line in lines] == ["searching: 44"] and not lines[0].endswith("so far")
+    p = Progress("searching", every=0)  # a line each time `every` has passed, marked partial
+    p.add(21)
+    p.add(23)
+    p.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["searching: 21", "searching: 44", "searching: 44"]
+    assert lines[0].endswith("so far") and lines[1].endswith("so far") and not lines[2].endswith("so far")
     monkeypatch.setenv(QUIET, "0")
     quiet = Progress("searching")
     quiet.add(5)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
 from pathlib import Path
 
+from daft_retrieval.cli import checks
 from daft_retrieval.errors import DataError
+from daft_retrieval.progress import QUIET
 from daft_retrieval.runner import materialize
 
 __all__ = ["COMMANDS", "default_dataset"]
@@ -41,7 +44,7 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
     for path in (args.qrels, args.run):
         if not os.path.exists(path) and "://" not in path:
             raise DataError(f"{path}: no such file")
-    result = evaluate(read_run(args.run), read_qrels(args.qrels), measures, queries=args.queries_in)
+    result = evaluate(read_run(args.run), read_qrels(args.qrels), measures, queries=args.queries_in, empty="error")
     _print_report(result, args, os.path.basename(args.run))
     return 0
 
@@ -51,8 +54,15 @@ def _load(args: argparse.Namespace):
     from daft_retrieval.load import load_beir
     from daft_retrieval.load.io import s3_config
 
-    io_config = s3_config(args.s3_endpoint, anonymous=args.anonymous)
-    return load_beir(args.dataset or default_dataset(), split=args.split, io_config=io_config)
+    io_config = s3_config(args.s3_endpoint, anonymous=args.anonymous, timeout=args.timeout)
+    return load_beir(
+        args.dataset or default_dataset(),
+        split=args.split,
+        io_config=io_config,
+        timeout=args.timeout,
+        max_archive_bytes=args.max_archive_bytes,
+        max_archive_ratio=args.max_archive_ratio,
+    )
 
 
 def _cache(args: argparse.Namespace):
@@ -62,8 +72,13 @@ def _cache(args: argparse.Namespace):
     from daft_retrieval.cache import EmbeddingCache, default_cache_dir
     from daft_retrieval.load.io import s3_config
 
-    io_config = s3_config(getattr(args, "s3_endpoint", None), anonymous=getattr(args, "anonymous", False))
-    return EmbeddingCache(args.cache or default_cache_dir(), io_config=io_config)
+    io_config = s3_config(  # the cache's own S3 settings: the dataset's --s3-endpoint/--anonymous never apply
+        args.cache_s3_endpoint,
+        anonymous=args.cache_anonymous,
+        timeout=getattr(args, "timeout", None),
+    )
+    read_only = getattr(args, "cache_read_only", False)
+    return EmbeddingCache(args.cache or default_cache_dir(), io_config=io_config, read_only=read_only)
 
 
 def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries, cache=None):
@@ -133,6 +148,8 @@ def _check_fusion(method: str | None, n_runs: int, args: argparse.Namespace) -> 
         raise DataError(f"--fuse/--method wsum needs --weights with one weight per run ({n_runs} runs)")
     if method == "wsum" and not any(args.weights):
         raise DataError("--weights are all 0: every fused score would be 0; give at least one weight")
+    if method == "rrf" and not (math.isfinite(args.rrf_k) and args.rrf_k >= 0):
+        raise DataError(f"--rrf-k must be a finite number >= 0, not {args.rrf_k}")
     if method not in (None, "wsum") and args.weights is not None:
         raise DataError(f"--weights applies to wsum only, not {method}; drop it or use --method wsum")
 
@@ -162,6 +179,12 @@ def _search(args: argparse.Namespace) -> tuple:
     if len(retrievers) > 1 and not args.fuse and args.command == "search":
         raise DataError("search writes one run: give one --retriever, or --fuse to combine several")
     _check_fusion(args.fuse, len(retrievers), args)
+    models = {"dense": ("--model", args.model), "late": ("--late-model", args.late_model)}
+    named = [(*models[r], r) for r in retrievers if r in models]
+    named += [("--splade-model", args.splade_model, "splade")] if "splade" in retrievers else []
+    checks.check_models(named + ([("--rerank", args.rerank, "dense")] if args.rerank else []), args)
+    for retriever in retrievers:
+        checks.check_retriever(retriever, args)
     dataset = _load(args)  # its problems come as one DataWarning line (see main)
     names = [_system_name(r, args) for r in retrievers]
     print(
@@ -171,7 +194,7 @@ def _search(args: argparse.Namespace) -> tuple:
     )
     cache = _cache(args)
     runs = {
-        name: materialize(_retrieve(r, args, dataset.corpus, dataset.queries, cache))
+        name: _finished(materialize(_retrieve(r, args, dataset.corpus, dataset.queries, cache)))
         for r, name in zip(retrievers, names)
     }
     if args.fuse:
@@ -179,10 +202,18 @@ def _search(args: argparse.Namespace) -> tuple:
     if args.rerank:
         last = list(runs)[-1]
         model = os.path.basename(args.rerank.rstrip("/"))
-        runs[f"{args.reranker}-{model}@{args.rerank_depth}({last})"] = materialize(
-            _rerank(runs[last], args, dataset, cache)
+        runs[f"{args.reranker}-{model}@{args.rerank_depth}({last})"] = _finished(
+            materialize(_rerank(runs[last], args, dataset, cache))
         )
     return dataset, runs
+
+
+def _finished(run):
+    """``run``, once every progress counter of its work has written its final count (before what comes next)."""
+    from daft_retrieval.progress import finish_all
+
+    finish_all()
+    return run
 
 
 def _tag(name: str) -> str:
@@ -209,7 +240,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
     name, final = list(runs.items())[-1]
     if args.output_run:
         write_run(final, args.output_run, tag=_tag(name))
-    results = {n: evaluate(r, dataset.qrels, measures, queries=args.queries_in) for n, r in runs.items()}
+    results = {n: evaluate(r, dataset.qrels, measures, queries=args.queries_in, empty="error") for n, r in runs.items()}
     if args.per_query:
         print(format_per_query(results[name].per_query))
     print(format_aggregate({f"{dataset.name} {n}": r.aggregate for n, r in results.items()}))
@@ -220,6 +251,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
 
 
 def fuse_cmd(args: argparse.Namespace) -> int:
+    from daft_retrieval.fuse.inputs import check_scores
     from daft_retrieval.load import read_run, write_run
 
     _check_fusion(args.method, len(args.runs), args)
@@ -231,6 +263,8 @@ def fuse_cmd(args: argparse.Namespace) -> int:
     if len(args.runs) == 1:
         print(f"daft-retrieval: warning: one run: {args.method} only re-scores it", file=sys.stderr)
     runs = [read_run(path) for path in args.runs]
+    for path, run in zip(args.runs, runs):
+        check_scores(run, path, path=path)  # an inf score named at its file and line
     fused = materialize(_fuse(args.method, runs, args, args.depth))
     write_run(fused, args.output_run, tag=args.tag or args.method)
     print(
@@ -248,15 +282,9 @@ def _systems(args: argparse.Namespace) -> list[dict]:
         given = [o for o, v in (("--fuse", args.fuse), ("--rerank", args.rerank), ("--retriever", args.retriever)) if v]
         if given or args.bm25 or args.splade or args.model:
             raise DataError("give the systems either in --experiment or by options (--bm25, --model, --fuse, ...)")
-        try:
-            with open(args.experiment) as fh:
-                spec = json.load(fh)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataError(f"{args.experiment}: cannot read the experiment file: {exc}") from exc
-        systems = spec.get("systems") if isinstance(spec, dict) else None
-        if not systems:
-            raise DataError(f'{args.experiment}: expected {{"systems": [...]}} with at least one system')
-        return systems
+        from daft_retrieval.cli.experiment import read_experiment
+
+        return read_experiment(args.experiment)  # every value through its CLI option's type and choices
     flags = ["bm25"] * args.bm25 + ["splade"] * args.splade
     others = [r for r in args.retriever or [] if r != "dense" or not args.model]  # with --model: the dense systems
     retrievers = list(dict.fromkeys([*flags, *others]))
@@ -316,7 +344,10 @@ def compare_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.report.compare import compare
 
     measures = parse_measures(args.measures)
+    if args.k < 1:
+        raise DataError(f"--k must be >= 1, not {args.k}")
     systems = _systems(args)
+    checks.check_systems(systems, args)  # every model and retriever setting, before any work
     dataset = _load(args)
     cache = _cache(args)
     runs: dict = {}
@@ -324,8 +355,9 @@ def compare_cmd(args: argparse.Namespace) -> int:
         name, run = _run_system(system, args, dataset, runs, cache)
         if name in runs:
             raise DataError(f"two systems are named {name!r}: give each a distinct 'name'")
-        runs[name] = run
-        print(f"ran {name}", file=sys.stderr)
+        runs[name] = _finished(run)
+        if os.environ.get(QUIET) != "0":
+            print(f"ran {name}", file=sys.stderr)
     result = compare(runs, dataset.qrels, measures, dataset=dataset.name, trials=args.trials, queries=args.queries_in)
     folder = args.output_dir or os.path.join("data", "reports", dataset.name)
     paths = result.write(folder, plot=not args.no_plot)
@@ -344,6 +376,18 @@ def cache_cmd(args: argparse.Namespace) -> int:
             f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} from {cache.root}: {' '.join(removed)}"
         )
         return 0
+    if args.cache_command == "verify":
+        from daft_retrieval.cache import verify
+
+        report = verify(cache, repair=args.repair)
+        for problem in report.problems:
+            print(f"damaged: {problem.line()}")
+        moved = sum(1 for p in report.problems if p.moved_to)
+        print(
+            f"cache {cache.root}: {report.entries} entries, {report.parts} parts checked, "
+            f"{len(report.problems)} problems" + (f", {moved} moved aside" if args.repair else "")
+        )
+        return 1 if report.problems else 0
     stats = cache.stats()
     if args.json:
         print(json.dumps(stats, indent=1))
@@ -354,6 +398,9 @@ def cache_cmd(args: argparse.Namespace) -> int:
         print(
             f"{e['fingerprint']:<18}{e['kind']:<8}{e['role']:<10}{e['rows']:>10,}{e['bytes'] / 1e6:>9.1f}  {e['model']}"
         )
+    damaged = [d for e in stats["entries"] for d in e["damaged"]]
+    if damaged:
+        print(f"{len(damaged)} damaged files (run 'daft-retrieval cache verify --repair'): {damaged[0]['path']}, ...")
     counts = stats["last_run"].get("counts", {})
     if counts:
         hits, misses = sum(c["hits"] for c in counts.values()), sum(c["misses"] for c in counts.values())

@@ -7,6 +7,7 @@ what it needs. Bad input exits with status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -61,6 +62,28 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv; default test)")
     p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint for s3:// datasets (MinIO, ...)")
     p.add_argument("--anonymous", action="store_true", help="read s3:// datasets without credentials")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="most seconds a remote file (or a --ray-address) may keep us waiting, retries included "
+        "(default $DAFT_RETRIEVAL_TIMEOUT, else 60)",
+    )
+    p.add_argument(
+        "--max-archive-bytes",
+        default=None,
+        metavar="SIZE",
+        help="most bytes a dataset zip may unpack to, e.g. 50G (default $DAFT_RETRIEVAL_MAX_ARCHIVE_BYTES, else 20G)",
+    )
+    p.add_argument(
+        "--max-archive-ratio",
+        type=float,
+        default=None,
+        metavar="N",
+        help="most a dataset zip (or a member) may unpack to, over its packed size "
+        "(default $DAFT_RETRIEVAL_MAX_ARCHIVE_RATIO, else 200)",
+    )
     p.add_argument(
         "--retriever",
         action="append",
@@ -139,8 +162,12 @@ def _add_cache(p: argparse.ArgumentParser, *, with_s3: bool = False) -> None:
         "(default $DAFT_RETRIEVAL_CACHE/embeddings, else $XDG_CACHE_HOME/daft_retrieval/embeddings, "
         "else ~/.cache/daft_retrieval/embeddings)",
     )
-    if with_s3:
-        p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint for an s3:// cache (MinIO, ...)")
+    # the cache's own object-store settings (a dataset's --s3-endpoint/--anonymous never apply to it)
+    names = ["--cache-s3-endpoint", "--s3-endpoint"] if with_s3 else ["--cache-s3-endpoint"]
+    p.add_argument(*names, dest="cache_s3_endpoint", default=None, help="S3-compatible endpoint for an s3:// cache")
+    p.add_argument("--cache-anonymous", action="store_true", help="read an s3:// cache without credentials")
+    if not with_s3:  # commands that encode
+        p.add_argument("--cache-read-only", action="store_true", help="serve cache hits but store nothing in it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
     co.add_argument("--trials", type=int, default=10_000, help="randomisation-test trials (default 10000)")
 
-    ca = sub.add_parser("cache", help="inspect or prune the embedding cache")
+    ca = sub.add_parser("cache", help="inspect, verify or prune the embedding cache")
     ca_sub = ca.add_subparsers(dest="cache_command", required=True)
     st = ca_sub.add_parser("stats", help="models, rows, bytes, and the last run's hits and misses")
     _add_cache(st, with_s3=True)
@@ -207,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache(pr, with_s3=True)
     pr.add_argument("--model", default=None, help="the model as given when encoding (e.g. all-MiniLM-L6-v2)")
     pr.add_argument("--fingerprint", default=None, help="one entry, by the fingerprint 'cache stats' shows")
+    ve = ca_sub.add_parser(
+        "verify", help="check every part's bytes (exit 0: sound, 1: problems found, 2: --repair cannot write)"
+    )
+    _add_cache(ve, with_s3=True)
+    ve.add_argument("--repair", action="store_true", help="move bad files aside into <cache>/quarantine/")
     return parser
 
 
@@ -221,41 +253,65 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Run the command (on Ray when asked), each data warning shown as one line."""
+    from daft_retrieval.cli import commands
+    from daft_retrieval.progress import sharing
+
+    with warnings.catch_warnings(), sharing():  # restores Python's warning display; one progress line per step
+        warnings.showwarning = _show_warning
+        if args.runner == "ray":
+            from daft_retrieval.runner import ray_runner
+
+            with ray_runner(args.ray_address, num_cpus=args.ray_num_cpus, timeout=getattr(args, "timeout", None)):
+                return commands.COMMANDS[args.command](args)
+        return commands.COMMANDS[args.command](args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    # the CLI prints its own progress lines (counts and rates): no Daft, hub or "Loading weights" bars among them
-    # (set before Daft, huggingface_hub or transformers read them; a user's own setting wins)
-    os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    """Run ``daft-retrieval`` with ``argv`` (default: the command line); returns the exit status: 0, 2 for bad
+    input (one line on stderr, never a traceback), 130 when interrupted. ``os.environ`` is left as it was.
+
+    >>> main(["evaluate", "qrels.txt", "run.txt", "-m", "nDCG@10"])  # doctest: +SKIP
+    0
+    """
+    from daft_retrieval.cli.session import cli_environment, failure
+
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args([*(sys.argv[1:] if argv is None else argv), "eval"])
+    settings = {}  # for the run only (main restores the environment); read by Daft, Ray's workers and ours
     if args.quiet:
         from daft_retrieval.progress import QUIET
 
-        os.environ[QUIET] = "0"
-    output = getattr(args, "output_run", None)
-    if output and os.path.isdir(output):  # before any search: os.replace onto a folder fails only at the end
-        print(f"daft-retrieval: error: --output-run {output} is a directory; give a file path", file=sys.stderr)
-        return 2
+        settings[QUIET] = "0"
+    from daft_retrieval.outputs import check_destination
+
+    for flag in ("--output-run", "--output-dir", "--index-dir", "--scratch-dir"):  # before any search, not after
+        problem = check_destination(flag, getattr(args, flag[2:].replace("-", "_"), None))
+        if problem:
+            print(f"daft-retrieval: error: {problem}", file=sys.stderr)
+            return 2
     if getattr(args, "scratch_dir", None):  # read by every search that builds a temporary index
         from daft_retrieval.paths import SCRATCH
 
-        os.environ[SCRATCH] = os.path.abspath(args.scratch_dir)
-    from daft_retrieval.cli import commands
-    from daft_retrieval.errors import DataError
+        settings[SCRATCH] = os.path.abspath(args.scratch_dir)
+    from daft_retrieval.load.remote import quiet_rust_logs
 
-    try:
-        with warnings.catch_warnings():  # restores Python's warning display afterwards
-            warnings.showwarning = _show_warning
-            if args.runner == "ray":
-                from daft_retrieval.runner import ray_runner
-
-                with ray_runner(args.ray_address, num_cpus=args.ray_num_cpus):
-                    return commands.COMMANDS[args.command](args)
-            return commands.COMMANDS[args.command](args)
-    except (DataError, FileNotFoundError, ImportError) as exc:
-        print(f"daft-retrieval: error: {exc}", file=sys.stderr)
-        return 2
+    quiet_rust_logs()  # Daft's retry and pipeline logs: the one-line error below says what happened
+    with cli_environment(settings):
+        try:
+            return _run(args)
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): stop quietly
+            with contextlib.suppress(Exception):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        except BaseException as exc:
+            found = failure(exc)  # None: a bug, which keeps its traceback
+            if found is None or os.environ.get("DAFT_RETRIEVAL_DEBUG") == "1":
+                raise
+            print(f"daft-retrieval: error: {found[0]}", file=sys.stderr)
+            return found[1]
 
 
 if __name__ == "__main__":
