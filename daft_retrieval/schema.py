@@ -37,6 +37,7 @@ __all__ = [
     "VALUE",
     "duplicates",
     "require_columns",
+    "require_unique_pairs",
 ]
 
 QUERY_ID = "query_id"
@@ -162,3 +163,14 @@ def duplicates(df: daft.DataFrame, keys: list[str], limit: int = 5) -> list[dict
         return []
     counts = df.groupby(*keys).agg(daft.col(keys[0]).count().alias("n"))
     return counts.where(daft.col("n") > 1).limit(limit).to_pylist()
+
+
+def require_unique_pairs(frame: daft.DataFrame, what: str, verb: str, fix: str) -> None:
+    """Raise a :class:`DataError` naming a (query, doc) that ``frame`` (a run or qrels) holds more than once.
+
+    >>> require_unique_pairs(daft.from_pydict({QUERY_ID: ["q"], DOC_ID: ["d"]}), "run", "lists", "keep one")
+    """
+    twice = duplicates(frame, [QUERY_ID, DOC_ID], limit=1)
+    if twice:
+        d = twice[0]
+        raise DataError(f"{what}: query {d[QUERY_ID]!r} {verb} doc {d[DOC_ID]!r} {d['n']} times; {fix}")

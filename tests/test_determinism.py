@@ -30,7 +30,7 @@ from tests.conftest import ROOT
 
 MEASURES = ["nDCG@10", "nDCG", "AP", "AP@20", "R@30", "P@5", "RR", "MRR@10", "R-Prec", "Success@3"]
 PIECES = range(1, 9)
-MORSELS = (None, 64, 4096)  # Daft's default (128k rows), and smaller morsels: other chunks to add up
+MORSELS = (None, 4096)  # Daft's default (128k rows), and smaller morsels: other chunks to add up
 
 
 def synthetic(seed: int = 0, queries: int = 120, depth: int = 40) -> tuple[pa.Table, pa.Table, pa.Table]:

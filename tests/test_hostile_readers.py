@@ -462,7 +462,7 @@ QRELS = daft.from_pydict({"query_id": ["q1"], "doc_id": ["d2"], "relevance": [1]
 def test_evaluate_refuses_a_run_listing_an_unjudged_document_twice():
     run = daft.from_pydict({"query_id": ["q1"] * 3, "doc_id": ["d9", "d2", "d9"], "score": [3.0, 2.0, 1.0]})
     message = error_of(evaluate, run, QRELS, ["RR"])
-    assert message.startswith("run: query 'q1' lists doc 'd9' 2 times, judged or not")
+    assert message.startswith("run: query 'q1' lists doc 'd9' 2 times; judged or not")
 
 
 def test_evaluate_blames_duplicate_judgements_on_the_qrels():

@@ -81,14 +81,6 @@ def _no_queries(run: daft.DataFrame, qrels: daft.DataFrame, queries: str, empty:
     warnings.warn(f"no query to average over, every mean is NaN: {why}", DataWarning, stacklevel=3)
 
 
-def _require_unique(frame: daft.DataFrame, what: str, verb: str, fix: str) -> None:
-    """Raise a :class:`DataError` naming a (query, doc) that ``frame`` (the run or the qrels) holds twice."""
-    twice = S.duplicates(frame, [S.QUERY_ID, S.DOC_ID], limit=1)
-    if twice:
-        d = twice[0]
-        raise DataError(f"{what}: query {d[S.QUERY_ID]!r} {verb} doc {d[S.DOC_ID]!r} {d['n']} times, {fix}")
-
-
 def _merge(dicts: Iterable[dict]) -> dict:
     merged: dict = {}
     for d in dicts:
@@ -133,8 +125,9 @@ def evaluate(
     S.require_values(qrels, S.QRELS, "qrels")  # a relevance that is not an integer would count as non-relevant
     run = materialize(S.conform(run, {c: S.RUN[c] for c in (S.QUERY_ID, S.DOC_ID, S.SCORE)}, "run"))
     S.require_values(run, [S.QUERY_ID, S.DOC_ID, S.SCORE], "run")  # a null or NaN score would rank first
-    _require_unique(qrels, "qrels", "judges", "keep one judgement per (query_id, doc_id)")
-    _require_unique(run, "run", "lists", "judged or not (trec_eval refuses that): keep one row per (query_id, doc_id)")
+    S.require_unique_pairs(qrels, "qrels", "judges", "keep one judgement per (query_id, doc_id)")
+    fix = "judged or not (trec_eval refuses that): keep one row per (query_id, doc_id)"
+    S.require_unique_pairs(run, "run", "lists", fix)
     thresholds = sorted({m.threshold for m in parsed})
 
     ranked = rank_run(run, _depth(parsed, depth))

@@ -82,13 +82,8 @@ def fusion_inputs(runs: Sequence[daft.DataFrame], what: str) -> list[daft.DataFr
             )
         )
         check_scores(frame, name)
-        twice = S.duplicates(frame, [S.QUERY_ID, S.DOC_ID], limit=1)
-        if twice:
-            d = twice[0]
-            raise DataError(
-                f"{name}: query {d[S.QUERY_ID]!r} lists doc {d[S.DOC_ID]!r} {d['n']} times; a run ranks each "
-                "document once per query: keep one row per (query_id, doc_id)"
-            )
+        fix = "a run ranks each document once per query: keep one row per (query_id, doc_id)"
+        S.require_unique_pairs(frame, name, "lists", fix)
         score = col(S.SCORE)
         checked.append(frame.with_column(S.SCORE, when(score == 0.0, lit(0.0)).otherwise(score)))
     return checked

@@ -53,13 +53,8 @@ def read_run(path: str, *, io_config: daft.io.IOConfig | None = None) -> daft.Da
         run = parse(source, RUN_LAYOUT, io_config)
         if not run.count_rows():
             warnings.warn(f"{source.name}: the run has no lines: every query scores 0", DataWarning, stacklevel=2)
-        dupes = S.duplicates(run, [S.QUERY_ID, S.DOC_ID], limit=1)
-        if dupes:
-            d = dupes[0]
-            raise DataError(
-                f"{source.name}: query {d[S.QUERY_ID]!r} lists doc {d[S.DOC_ID]!r} {d['n']} times. "
-                "A run ranks each document once per query; keep one line per (query, doc)."
-            )
+        fix = "a run ranks each document once per query: keep one line per (query, doc)"
+        S.require_unique_pairs(run, source.name, "lists", fix)
         return persist(run.select(*S.RUN))
 
 
@@ -102,12 +97,7 @@ def check_qrels(qrels: daft.DataFrame, name: str) -> daft.DataFrame:
     judgement or judges a (query, doc) twice."""
     if not qrels.count_rows():
         raise DataError(f"{name}: no judgements. Qrels need one line per judged (query, doc): qid 0 docid rel.")
-    dupes = S.duplicates(qrels, [S.QUERY_ID, S.DOC_ID], limit=1)
-    if dupes:
-        d = dupes[0]
-        raise DataError(
-            f"{name}: query {d[S.QUERY_ID]!r} judges doc {d[S.DOC_ID]!r} {d['n']} times; keep one judgement."
-        )
+    S.require_unique_pairs(qrels, name, "judges", "keep one judgement")
     return persist(qrels.select(*S.QRELS))
 
 
