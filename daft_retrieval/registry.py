@@ -1,5 +1,5 @@
-"""Registries: the named parts of one kind (retrievers, fusions, normalisations, rerankers, BM25 variants), with the
-one line of help the CLI shows for each.
+"""Registries: the named parts of one kind (retrievers, fusions, normalisations, rerankers, BM25 variants,
+measures), with the one line of help the CLI shows for each and the facts it needs (``info``).
 
 An entry names its part as ``"module:attribute"``, imported on first use, so the registries (and the CLI's parser,
 which builds its choices and help from them alone) load neither Daft nor any model library.
@@ -12,6 +12,18 @@ which builds its choices and help from them alone) load neither Daft nor any mod
     Traceback (most recent call last):
     ...
     daft_retrieval.errors.DataError: unknown colour 'blue': expected one of red
+
+The package's registries are declared at the end of this module, in the order the CLI lists them. A part's target
+is the function that runs it: a retriever's search, a fusion function, a measure's family class; parts chosen by
+an argument of one function point at that function (a normalisation at ``normalize(run, method)``, a reranker at
+``rerank(..., method=)``, a BM25 variant at ``bm25_weight(variant, ...)``). Each library module's own table
+(``fuse.FUSIONS``, ``fuse.NORMALIZATIONS``, ``reranking.RERANKERS``, ``score.VARIANTS``, the measures' ``REGISTRY``)
+is derived from, or tested against, these.
+
+    >>> FUSIONS.names(), FUSIONS.default
+    (['rrf', 'combsum', 'combmnz', 'wsum'], 'rrf')
+    >>> [name for name in FUSIONS if FUSIONS.entry(name).info["norm"]]
+    ['combsum', 'combmnz', 'wsum']
 """
 
 from __future__ import annotations
@@ -23,7 +35,16 @@ from typing import Any
 
 from daft_retrieval.errors import DataError
 
-__all__ = ["Entry", "Registry"]
+__all__ = [
+    "BM25_VARIANTS",
+    "FUSIONS",
+    "MEASURES",
+    "NORMALIZATIONS",
+    "RERANKERS",
+    "RETRIEVERS",
+    "Entry",
+    "Registry",
+]
 
 
 @dataclass(frozen=True)
@@ -43,11 +64,19 @@ class Entry:
 
 
 class Registry:
-    """Names of one ``kind`` of part, in registration order."""
+    """Names of one ``kind`` of part, in registration order; ``default`` names the one used when none is given."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, default: str | None = None) -> None:
         self.kind = kind
+        self._default = default
         self._entries: dict[str, Entry] = {}
+
+    @property
+    def default(self) -> str:
+        """The name used when none is given (a bug when it was never registered)."""
+        if self._default is None or self._default not in self._entries:
+            raise LookupError(f"no default {self.kind} is registered (default={self._default!r})")
+        return self._default
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}: {', '.join(self._entries)})"
@@ -71,12 +100,15 @@ class Registry:
         return self.entry(name).load()
 
     def help(self, name: str) -> str:
+        """The one line of help of ``name``."""
         return self.entry(name).help
 
     def names(self) -> list[str]:
+        """Every name, in registration order (the CLI's ``choices``)."""
         return list(self._entries)
 
     def entries(self) -> list[Entry]:
+        """Every entry, in registration order."""
         return list(self._entries.values())
 
     def describe(self) -> str:
@@ -91,3 +123,95 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+# The package's registries ---------------------------------------------------------------------------------------
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+RETRIEVERS = Registry("retriever", default="dense")
+"""Retrievers; ``info``: ``model_option`` (the CLI option naming the model; absent: the retriever takes none),
+``model_dest`` (its argparse destination), ``default_model``, ``model_help``."""
+RETRIEVERS.add(
+    "dense",
+    "daft_retrieval.retrieve.dense:dense_search",
+    help="bi-encoder embeddings, exact cosine top k",
+    model_option="--model",
+    model_dest="model",
+    default_model=DEFAULT_MODEL,
+    model_help="dense model: local path, hub id, or short name of an offline model",
+)
+RETRIEVERS.add("bm25", "daft_retrieval.retrieve.bm25:bm25_search", help="BM25 over an inverted index")
+RETRIEVERS.add(
+    "splade",
+    "daft_retrieval.retrieve.splade:splade_search",
+    help="SPLADE learned sparse vectors",
+    model_option="--splade-model",
+    model_dest="splade_model",
+    default_model="splade-tiny",
+    model_help="SPLADE model",
+    model_note="offline",
+)
+RETRIEVERS.add(
+    "late",
+    "daft_retrieval.retrieve.late:late_search",
+    help="late interaction, MaxSim over token vectors",
+    model_option="--late-model",
+    model_dest="late_model",
+    default_model=DEFAULT_MODEL,
+    model_help="late-interaction (token) model",
+)
+
+FUSIONS = Registry("fusion", default="rrf")
+"""Fusion methods; ``info``: ``norm`` (normalises scores first: takes ``norm=``), ``weights`` (needs one weight per
+run), ``params`` (its other keyword options, e.g. rrf's ``k``)."""
+FUSIONS.add(
+    "rrf", "daft_retrieval.fuse.rrf:rrf", help="reciprocal rank fusion", norm=False, weights=False, params=("k",)
+)
+FUSIONS.add("combsum", "daft_retrieval.fuse.comb:comb_sum", help="sum of scores", norm=True, weights=False, params=())
+FUSIONS.add(
+    "combmnz",
+    "daft_retrieval.fuse.comb:comb_mnz",
+    help="sum x runs holding the doc",
+    norm=True,
+    weights=False,
+    params=(),
+)
+FUSIONS.add("wsum", "daft_retrieval.fuse.comb:weighted_sum", help="weighted sum", norm=True, weights=True, params=())
+
+NORMALIZATIONS = Registry("normalisation", default="min-max")
+"""Per-query score normalisations before a score fusion (``normalize(run, method)``)."""
+for _name, _help in (
+    ("min-max", "(s - min) / (max - min)"),
+    ("zmuv", "(s - mean) / std"),
+    ("sum", "(s - min) / sum(s - min)"),
+    ("none", "the scores as they are"),
+):
+    NORMALIZATIONS.add(_name, "daft_retrieval.fuse.normalize:normalize", help=_help)
+
+RERANKERS = Registry("reranker", default="cross")
+"""How a rerank scores (``rerank(..., method=)``)."""
+RERANKERS.add("cross", "daft_retrieval.reranking.rerank:rerank", help="cross-encoder")
+RERANKERS.add("bi", "daft_retrieval.reranking.rerank:rerank", help="bi-encoder cosine")
+RERANKERS.add("late", "daft_retrieval.reranking.rerank:rerank", help="late-interaction MaxSim")
+
+BM25_VARIANTS = Registry("BM25 variant", default="lucene")
+"""BM25 scoring variants (``bm25_weight(variant, ...)``; Kamphuis et al., ECIR 2020)."""
+BM25_VARIANTS.add("lucene", "daft_retrieval.score.bm25:bm25_weight", help="idf ln(1 + (N - df + .5) / (df + .5))")
+BM25_VARIANTS.add("robertson", "daft_retrieval.score.bm25:bm25_weight", help="idf clamped at 0")
+BM25_VARIANTS.add("atire", "daft_retrieval.score.bm25:bm25_weight", help="idf ln(N / df), tf x (k1 + 1)")
+
+MEASURES = Registry("measure")
+"""Measure families (their modules register them in :data:`daft_retrieval.evaluation.measures.base.REGISTRY` when
+:mod:`daft_retrieval.evaluation.measures` loads them from here); ``info``: ``example``, a measure string."""
+for _name, _target, _example, _help in (
+    ("nDCG", "ndcg:NDCG", "nDCG@10", "normalised DCG, linear gain (trec_eval ndcg_cut)"),
+    ("R", "recall:Recall", "R@100", "recall at k (trec_eval recall)"),
+    ("P", "precision:Precision", "P(rel=2)@5", "precision at k (trec_eval P)"),
+    ("RR", "rr:RR", "RR", "reciprocal rank of the first relevant doc, no cutoff (trec_eval recip_rank)"),
+    ("MRR", "rr:MRR", "MRR@10", "reciprocal rank within the top k (BEIR/MTEB MRR@k)"),
+    ("AP", "ap:AP", "AP@100", "average precision (trec_eval map_cut / map)"),
+    ("R-Prec", "rprec:RPrec", "R-Prec", "precision at R, R = number of relevant docs (trec_eval Rprec)"),
+    ("Success", "success:Success", "Success@10", "1 if any relevant doc is in the top k (trec_eval success)"),
+):
+    MEASURES.add(_name, f"daft_retrieval.evaluation.measures.{_target}", help=_help, example=_example)
+del _name, _help, _target, _example

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 
+from daft_retrieval import registry as R
 from daft_retrieval.errors import DataError
 
 __all__ = ["check_device", "check_models", "check_retriever", "check_systems"]
 
-DENSE_DEFAULT = "all-MiniLM-L6-v2"  # compare's dense model when a system names none (its --model is a list)
+DENSE_DEFAULT = R.RETRIEVERS.entry("dense").info["default_model"]  # compare's dense model when a system names none
 
 
 def check_device(device: str | None) -> None:
@@ -86,7 +87,9 @@ def _system_args(system: dict, args: argparse.Namespace, keys: set[str]) -> argp
     """The options a retriever system runs with: the command's, overridden by the system's own."""
     local = argparse.Namespace(**{**vars(args), **{k: v for k, v in system.items() if k not in keys}})
     if "model" in system:
-        local.model = local.splade_model = local.late_model = system["model"]
+        for entry in R.RETRIEVERS.entries():  # the system's model, whichever retriever option names it
+            if "model_dest" in entry.info:
+                setattr(local, entry.info["model_dest"], system["model"])
     else:
         local.model = DENSE_DEFAULT
     return local
@@ -102,8 +105,8 @@ def check_systems(systems: list[dict], args: argparse.Namespace) -> None:
         if "rerank" in system:
             named.append((f"{where}: rerank", system["rerank"], "dense"))
         elif "fuse" not in system:
-            retriever, local = system.get("retriever", "dense"), _system_args(system, args, _SYSTEM_KEYS)
-            spec = {"splade": local.splade_model, "late": local.late_model}.get(retriever, local.model)
+            retriever, local = system.get("retriever", R.RETRIEVERS.default), _system_args(system, args, _SYSTEM_KEYS)
+            spec = getattr(local, R.RETRIEVERS.entry(retriever).info.get("model_dest", "model"))
             named.append((f"{where}: model", spec, retriever))
             retrievers.append((retriever, local))
     check_models(named, args)

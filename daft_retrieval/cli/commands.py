@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import sys
 from pathlib import Path
 
+from daft_retrieval import registry as R
 from daft_retrieval.cli import checks
 from daft_retrieval.errors import DataError
 from daft_retrieval.progress import QUIET
@@ -138,32 +138,40 @@ def _rerank(run, args: argparse.Namespace, dataset, cache=None):
 
 
 def _system_name(retriever: str, args: argparse.Namespace) -> str:
-    model = {"dense": args.model, "splade": args.splade_model, "late": args.late_model}.get(retriever)
+    dest = R.RETRIEVERS.entry(retriever).info.get("model_dest")  # None: a retriever without a model (bm25)
+    model = getattr(args, dest) if dest else None
     return f"{retriever}-{os.path.basename(model.rstrip('/'))}" if model else retriever
 
 
+# how the library's fusion messages name the options: by the CLI's flags
+_FUSION_FLAGS = {"method": "--fuse/--method", "weights": "--weights", "norm": "--norm", "k": "--rrf-k"}
+
+
+def _fusion_options(method: str, args: argparse.Namespace) -> dict:
+    """The fusion options of ``args`` that ``method`` takes: --norm for the methods that normalise, --rrf-k for
+    rrf (each defaults, so it is passed only where it applies), --weights whenever given (refused but by wsum)."""
+    info = R.FUSIONS.entry(method).info
+    dests = {"k": "rrf_k"}  # a method's parameter -> the option holding it
+    options = {p: getattr(args, dests.get(p, p)) for p in info["params"]}
+    return {**options, "norm": args.norm if info["norm"] else None, "weights": args.weights}
+
+
 def _check_fusion(method: str | None, n_runs: int, args: argparse.Namespace) -> None:
-    """Fail on bad fusion options before any file is read or model run."""
-    if method == "wsum" and (args.weights is None or len(args.weights) != n_runs):
-        raise DataError(f"--fuse/--method wsum needs --weights with one weight per run ({n_runs} runs)")
-    if method == "wsum" and not any(args.weights):
-        raise DataError("--weights are all 0: every fused score would be 0; give at least one weight")
-    if method == "rrf" and not (math.isfinite(args.rrf_k) and args.rrf_k >= 0):
-        raise DataError(f"--rrf-k must be a finite number >= 0, not {args.rrf_k}")
-    if method not in (None, "wsum") and args.weights is not None:
-        raise DataError(f"--weights applies to wsum only, not {method}; drop it or use --method wsum")
+    """Fail on bad fusion options before any file is read or model run (the library's
+    :func:`~daft_retrieval.fuse.check_fusion`, naming the CLI's flags)."""
+    if method is None:
+        return
+    from daft_retrieval.fuse.by_name import check_fusion
+
+    check_fusion(method, n_runs, **_fusion_options(method, args), labels=_FUSION_FLAGS)
 
 
 def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
     """Fuse run frames by ``method`` with the CLI's fusion options (shared by ``fuse`` and ``eval --fuse``)."""
-    from daft_retrieval.fuse import FUSIONS
+    from daft_retrieval.fuse import fuse
 
     _check_fusion(method, len(runs), args)
-    if method == "rrf":
-        return FUSIONS["rrf"](runs, k=args.rrf_k, depth=depth)
-    if method == "wsum":
-        return FUSIONS["wsum"](runs, args.weights, norm=args.norm, depth=depth)
-    return FUSIONS[method](runs, norm=args.norm, depth=depth)
+    return fuse(runs, method=method, depth=depth, **_fusion_options(method, args))
 
 
 def _search(args: argparse.Namespace) -> tuple:
@@ -173,15 +181,18 @@ def _search(args: argparse.Namespace) -> tuple:
         raise DataError(f"--k must be >= 1, not {args.k}")
     if args.rerank and args.rerank_depth < 1:
         raise DataError(f"--rerank-depth must be >= 1, not {args.rerank_depth}")
-    retrievers = list(dict.fromkeys(args.retriever or ["dense"]))
+    retrievers = list(dict.fromkeys(args.retriever or [R.RETRIEVERS.default]))
     if args.fuse and len(retrievers) < 2:
         raise DataError("--fuse needs at least two --retriever options")
     if len(retrievers) > 1 and not args.fuse and args.command == "search":
         raise DataError("search writes one run: give one --retriever, or --fuse to combine several")
     _check_fusion(args.fuse, len(retrievers), args)
-    models = {"dense": ("--model", args.model), "late": ("--late-model", args.late_model)}
-    named = [(*models[r], r) for r in retrievers if r in models]
-    named += [("--splade-model", args.splade_model, "splade")] if "splade" in retrievers else []
+    models = [R.RETRIEVERS.entry(r).info for r in retrievers]
+    named = [
+        (m["model_option"], getattr(args, m["model_dest"]), r)
+        for r, m in zip(retrievers, models)
+        if m.get("model_dest")
+    ]
     checks.check_models(named + ([("--rerank", args.rerank, "dense")] if args.rerank else []), args)
     for retriever in retrievers:
         checks.check_retriever(retriever, args)
@@ -323,18 +334,20 @@ def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cac
         source = system.get("of") or (list(runs)[-1] if runs else None)
         if source not in runs:
             raise DataError(f"{where}: 'of' must name an earlier system, not {source!r}")
-        local.rerank, local.reranker = system["rerank"], system.get("reranker", "cross")
+        local.rerank, local.reranker = system["rerank"], system.get("reranker", R.RERANKERS.default)
         local.rerank_depth = system.get("depth", args.rerank_depth)
         model = os.path.basename(str(system["rerank"]).rstrip("/"))
         name = system.get("name") or f"{local.reranker}-{model}@{local.rerank_depth}({source})"
         return name, materialize(_rerank(runs[source], local, dataset, cache))
-    retriever = system.get("retriever", "dense")
-    if retriever not in ("dense", "bm25", "splade", "late"):
+    retriever = system.get("retriever", R.RETRIEVERS.default)
+    if retriever not in R.RETRIEVERS:
         raise DataError(f"{where}: unknown retriever {retriever!r}")
     if "model" in system:
-        local.model = local.splade_model = local.late_model = system["model"]
+        for entry in R.RETRIEVERS.entries():  # the system's model, whichever retriever option names it
+            if "model_dest" in entry.info:
+                setattr(local, entry.info["model_dest"], system["model"])
     elif retriever == "dense":
-        local.model = "all-MiniLM-L6-v2"
+        local.model = R.RETRIEVERS.entry("dense").info["default_model"]  # compare's --model is a list
     name = system.get("name") or _system_name(retriever, local)
     return name, materialize(_retrieve(retriever, local, dataset.corpus, dataset.queries, cache))
 

@@ -1,6 +1,7 @@
 """``daft-retrieval``: evaluate runs, search collections, and run the default job on the bundled demo.
 
-Kept light: this module imports only argparse at load time, so ``--help`` is instant; each command imports
+Kept light: this module imports only argparse and the Daft-free :mod:`daft_retrieval.registry` (every choice and
+the help listing names come from its registries) at load time, so ``--help`` is instant; each command imports
 what it needs. Bad input exits with status 2 and one line on stderr.
 """
 
@@ -11,6 +12,8 @@ import contextlib
 import os
 import sys
 import warnings
+
+from daft_retrieval import registry as R
 
 __all__ = ["main"]
 
@@ -25,7 +28,7 @@ def _add_output(p: argparse.ArgumentParser, *, per_query: bool = True) -> None:
         nargs="+",
         default=DEFAULT_MEASURES,
         metavar="MEASURE",
-        help="measures, e.g. nDCG@10 R@100 P(rel=2)@5 RR MRR@10 AP@100 R-Prec Success@10 "
+        help=f"measures, e.g. {' '.join(e.info['example'] for e in R.MEASURES.entries())} "
         f"(default: {' '.join(DEFAULT_MEASURES)})",
     )
     if per_query:
@@ -42,14 +45,17 @@ def _add_output(p: argparse.ArgumentParser, *, per_query: bool = True) -> None:
 
 def _add_fusion(p: argparse.ArgumentParser) -> None:
     """Fusion options shared by ``fuse`` and ``eval/search --fuse``."""
+    normalising = "/".join(m for m in R.FUSIONS if R.FUSIONS.entry(m).info["norm"])
+    weighted = "/".join(m for m in R.FUSIONS if R.FUSIONS.entry(m).info["weights"])
     p.add_argument("--rrf-k", type=float, default=60, help="RRF constant k (default 60)")
     p.add_argument(
         "--norm",
-        choices=["min-max", "zmuv", "sum", "none"],
-        default="min-max",
-        help="per-query score normalisation for combsum/combmnz/wsum (default min-max)",
+        choices=R.NORMALIZATIONS.names(),
+        default=R.NORMALIZATIONS.default,
+        help=f"per-query score normalisation for {normalising}: {R.NORMALIZATIONS.describe()} "
+        f"(default {R.NORMALIZATIONS.default})",
     )
-    p.add_argument("--weights", type=float, nargs="+", default=None, help="wsum: one weight per run, in order")
+    p.add_argument("--weights", type=float, nargs="+", default=None, help=f"{weighted}: one weight per run, in order")
 
 
 def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> None:
@@ -87,12 +93,13 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument(
         "--retriever",
         action="append",
-        choices=["dense", "bm25", "splade", "late"],
-        help="retriever; repeat it to run several side by side (default dense)",
+        choices=R.RETRIEVERS.names(),
+        help=f"retriever: {R.RETRIEVERS.describe()}; repeat it to run several side by side "
+        f"(default {R.RETRIEVERS.default})",
     )
     p.add_argument(
         "--fuse",
-        choices=["rrf", "combsum", "combmnz", "wsum"],
+        choices=R.FUSIONS.names(),
         default=None,
         help="add the fusion of every system listed"
         if many_models
@@ -106,18 +113,17 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
         "temporary folder); on a multi-node Ray cluster, a shared file system every node reads",
     )
     _add_fusion(p)
-    if many_models:
-        p.add_argument("--model", action="append", default=None, help="a dense model to compare; repeat it")
-    else:
+    for entry in R.RETRIEVERS.entries():  # --model, --splade-model, --late-model
+        info = entry.info
+        if "model_option" not in info:
+            continue
+        if many_models and info["model_dest"] == "model":
+            p.add_argument("--model", action="append", default=None, help=f"a {entry.name} model to compare; repeat it")
+            continue
+        default = info["default_model"] + (f", {info['model_note']}" if "model_note" in info else "")
         p.add_argument(
-            "--model",
-            default="all-MiniLM-L6-v2",
-            help="dense model: local path, hub id, or short name of an offline model (default all-MiniLM-L6-v2)",
+            info["model_option"], default=info["default_model"], help=f"{info['model_help']} (default {default})"
         )
-    p.add_argument("--splade-model", default="splade-tiny", help="SPLADE model (default splade-tiny, offline)")
-    p.add_argument(
-        "--late-model", default="all-MiniLM-L6-v2", help="late-interaction (token) model (default all-MiniLM-L6-v2)"
-    )
     p.add_argument("--nprobe", type=int, default=4, help="late: centroids probed per query token; 0 = brute force")
     p.add_argument("--candidates", type=int, default=1024, help="late: documents scored exactly per query")
     p.add_argument(
@@ -128,9 +134,9 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     )
     p.add_argument(
         "--reranker",
-        choices=["cross", "bi", "late"],
-        default="cross",
-        help="how --rerank scores: cross-encoder (default), bi-encoder cosine, or late-interaction MaxSim",
+        choices=R.RERANKERS.names(),
+        default=R.RERANKERS.default,
+        help=f"how --rerank scores: {R.RERANKERS.describe()} (default {R.RERANKERS.default})",
     )
     p.add_argument("--rerank-depth", type=int, default=100, help="documents per query to rerank (default 100)")
     p.add_argument("--k", type=int, default=100, help="documents per query (default 100)")
@@ -145,9 +151,9 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
     p.add_argument(
         "--bm25-variant",
-        default="lucene",
-        choices=["lucene", "robertson", "atire"],
-        help="BM25 scoring variant (default lucene)",
+        default=R.BM25_VARIANTS.default,
+        choices=R.BM25_VARIANTS.names(),
+        help=f"BM25 scoring variant: {R.BM25_VARIANTS.describe()} (default {R.BM25_VARIANTS.default})",
     )
     p.add_argument("--stopwords", default=None, help="BM25 stopword list, e.g. en (default: none)")
     p.add_argument("--stemmer", default=None, help="BM25 Snowball stemmer, e.g. english (needs PyStemmer)")
@@ -197,9 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrieval(es)
     _add_output(es)
     es.add_argument("--output-run", default=None, help="also write the run here")
-    fu = sub.add_parser("fuse", help="fuse TREC runs (RRF, CombSUM, CombMNZ, weighted sum) into one TREC run")
+    fu = sub.add_parser("fuse", help=f"fuse TREC runs ({', '.join(R.FUSIONS)}) into one TREC run")
     fu.add_argument("runs", nargs="+", help="TREC run files")
-    fu.add_argument("--method", choices=["rrf", "combsum", "combmnz", "wsum"], default="rrf", help="default rrf")
+    fu.add_argument(
+        "--method",
+        choices=R.FUSIONS.names(),
+        default=R.FUSIONS.default,
+        help=f"{R.FUSIONS.describe()} (default {R.FUSIONS.default})",
+    )
     _add_fusion(fu)
     fu.add_argument("--depth", type=int, default=1000, help="documents kept per query (default 1000)")
     fu.add_argument("--output-run", required=True, help="TREC run file to write")

@@ -10,32 +10,29 @@ the same bits however Daft partitions the rows.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import daft
-import numpy as np
 from daft import col, lit
 
 from daft_retrieval import schema as S
-from daft_retrieval.errors import DataError
+from daft_retrieval.fuse.by_name import check_fusion
 from daft_retrieval.fuse.inputs import RUNS, fusion_inputs, sum_over_runs
 from daft_retrieval.fuse.normalize import normalize
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import check_runs, rank_run
 from daft_retrieval.runner import materialize
 
 __all__ = ["comb_mnz", "comb_sum", "weighted_sum"]
 
 
 def _fused(runs: Sequence[daft.DataFrame], norm: str, weights: Sequence[float] | None, what: str) -> daft.DataFrame:
+    """The options checked (:func:`~daft_retrieval.fuse.by_name.check_fusion`: one finite weight per run, not all
+    0; a known norm) before any run is read, then the sum over runs of each run's normalised, weighted scores."""
+    n_runs = len(check_runs(runs, what))
+    check_fusion(what, n_runs, norm=norm, weights=weights)
+    weights = [1.0] * n_runs if weights is None else [float(w) for w in weights]
     runs = fusion_inputs(runs, what)
-    weights = [1.0] * len(runs) if weights is None else list(weights)
-    if len(weights) != len(runs):
-        raise DataError(f"{len(weights)} weights given for {len(runs)} runs; give one weight per run")
-    for w in weights:
-        if not isinstance(w, (int, float, np.floating, np.integer)) or not math.isfinite(w):
-            raise DataError(f"{what} weights must be finite numbers, not {w!r}")
-    parts = [normalize(r, norm).with_column(S.SCORE, col(S.SCORE) * lit(float(w))) for r, w in zip(runs, weights)]
+    parts = [normalize(r, norm).with_column(S.SCORE, col(S.SCORE) * lit(w)) for r, w in zip(runs, weights)]
     return sum_over_runs(parts)
 
 
@@ -43,7 +40,7 @@ def weighted_sum(
     runs: Sequence[daft.DataFrame], weights: Sequence[float], *, norm: str = "min-max", depth: int | None = None
 ) -> daft.DataFrame:
     """Fuse ``runs`` by a weighted sum of normalised scores: sum_r w_r x norm_r(d), top ``depth`` per query
-    (``norm``: min-max, zmuv, sum or none).
+    (``norm``: min-max, zmuv, sum or none). ``weights``: one finite number per run, not all 0.
 
     >>> weighted_sum([run_a, run_b], [0.7, 0.3], norm="zmuv")  # doctest: +SKIP
     """

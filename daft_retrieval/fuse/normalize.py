@@ -24,13 +24,14 @@ import pyarrow as pa
 from daft import DataType, col, lit
 from daft.functions import when
 
+from daft_retrieval import registry
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.exact import segment_fsums
 
 __all__ = ["NORMALIZATIONS", "normalize"]
 
-NORMALIZATIONS = ("min-max", "zmuv", "sum", "none")
+NORMALIZATIONS = tuple(registry.NORMALIZATIONS.names())  # ("min-max", "zmuv", "sum", "none")
 _SCORES, _STATS = "_scores", "_stats"
 _FIELDS = ("scale", "center", "shift", "spread")
 _STATS_TYPE = DataType.struct({f: DataType.float64() for f in _FIELDS})

@@ -7,16 +7,15 @@ runs' order (:func:`~daft_retrieval.fuse.inputs.sum_over_runs`): the same bits h
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import daft
 from daft import col
 
 from daft_retrieval import schema as S
-from daft_retrieval.errors import DataError
+from daft_retrieval.fuse.by_name import check_fusion
 from daft_retrieval.fuse.inputs import fusion_inputs, sum_over_runs
-from daft_retrieval.run import rank_run
+from daft_retrieval.run import check_runs, rank_run
 from daft_retrieval.runner import materialize
 
 __all__ = ["rrf"]
@@ -30,8 +29,7 @@ def rrf(runs: Sequence[daft.DataFrame], *, k: float = 60, depth: int | None = No
     >>> sorted(rrf([a, b]).to_pydict()["score"])  # d1: 1/61, d2: 1/62 + 1/61
     [0.01639344262295082, 0.03252247488101534]
     """
-    if not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
-        raise DataError(f"rrf k must be a finite number >= 0, not {k}")
+    check_fusion("rrf", len(check_runs(runs, "rrf")), k=k)  # depth: rank_run's check
     parts = [
         rank_run(r).select(S.QUERY_ID, S.DOC_ID, (1.0 / (col(S.RANK).cast("float64") + k)).alias(S.SCORE))
         for r in fusion_inputs(runs, "rrf")
