@@ -3,8 +3,11 @@ significance tests against the first system, and Markdown, JSON and PNG reports.
 
 Every system is evaluated over the same queries, so per-query values pair up: every qrels query, 0 when a run
 misses it (trec_eval -c; the default), or with ``queries="both"`` only the qrels queries that every run answers.
-For each other system and measure: the mean difference to the first system, the paired t-test p-value and the
-randomisation-test p-value (:mod:`daft_retrieval.report.significance`).
+For each other system and measure, one :class:`daft_retrieval.statistics.PairedComparison` against the first
+system (as a dict): the mean difference, the paired t-test and randomisation-test p-values, the t-test p-value
+corrected over all the comparisons of the table (Holm by default; ``correction="bh"`` or ``"none"``), the 95%
+t-based confidence interval of the mean difference, Cohen's d_z and per-query wins / ties / losses
+(:mod:`daft_retrieval.statistics`).
 
     >>> result = compare({"bm25": run_a, "minilm": run_b}, ds.qrels, ["nDCG@10", "R@100"])  # doctest: +SKIP
     >>> result.write("data/reports/scifact")  # comparison.md, .json, .png  # doctest: +SKIP
@@ -23,8 +26,8 @@ from daft import col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.outputs import check_output_folder, make_folder, output_file, write_bytes
-from daft_retrieval.report.significance import paired_t_test, randomization_test
 from daft_retrieval.runner import persist
+from daft_retrieval.statistics import CORRECTIONS, correct, paired_comparison
 
 __all__ = ["SYSTEM", "Comparison", "compare"]
 
@@ -63,13 +66,16 @@ class Comparison:
             "",
             f"+ / -: significantly above / below {self.baseline} (paired t-test and randomisation, p < {alpha}).",
             "",
-            "| system | measure | difference | p (t-test) | p (randomisation) |",
-            "|---|---|---|---|---|",
+            "| system | measure | difference | p (t-test) | p (randomisation) | p (corrected) | 95% CI | d_z "
+            "| wins / ties / losses |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for t in self.tests:
             lines.append(
                 f"| {t[SYSTEM]} | {t['measure']} | {t['difference']:+.4f} | {t['p_t_test']:.4g} "
-                f"| {t['p_randomization']:.4g} |"
+                f"| {t['p_randomization']:.4g} | {t['p_corrected']:.4g} ({t['correction']}) "
+                f"| [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}] | {t['effect_size']:.3f} "
+                f"| {t['wins']} / {t['ties']} / {t['losses']} |"
             )
         return "\n".join(lines) + "\n"
 
@@ -160,11 +166,13 @@ def compare(
     dataset: str = "",
     trials: int = 10_000,
     queries: str = "qrels",
+    correction: str = "holm",
 ) -> Comparison:
     """Evaluate every run on ``qrels`` and test each against the first (the baseline).
 
     ``queries``: "qrels" (every judged query; a run missing one scores 0 there) or "both" (the judged queries
-    that every run answers: the systems are still compared on one set of queries).
+    that every run answers: the systems are still compared on one set of queries). ``correction``: "holm"
+    (Holm-Bonferroni), "bh" (Benjamini-Hochberg) or "none", of the t-test p-values over all the table's tests.
     """
     from daft_retrieval.evaluation import evaluate
 
@@ -174,6 +182,8 @@ def compare(
         raise DataError("compare needs at least one system")
     if queries not in ("qrels", "both"):
         raise DataError(f"queries must be 'qrels' or 'both', not {queries!r}")
+    if correction not in CORRECTIONS:
+        raise DataError(f"correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
     if queries == "both":
         common = qrels.select(S.QUERY_ID).distinct()
         for run in runs.values():
@@ -190,19 +200,15 @@ def compare(
     per_query = persist(per_query.select(SYSTEM, S.QUERY_ID, S.MEASURE, S.VALUE))
     result = Comparison(table, per_query, [], dataset)
     names = list(runs)
+    tests = []
     for measure in next(iter(table.values())):
         values = result._values(measure)
         base = values[names[0]]
         for name in names[1:]:
-            result.tests.append(
-                {
-                    SYSTEM: name,
-                    "measure": measure,
-                    "difference": float(values[name].mean() - base.mean()),
-                    "p_t_test": paired_t_test(base, values[name]),
-                    "p_randomization": randomization_test(base, values[name], trials=trials),
-                }
+            tests.append(
+                paired_comparison(base, values[name], system=name, baseline=names[0], measure=measure, trials=trials)
             )
+    result.tests.extend(t.to_dict() for t in correct(tests, correction))
     return result
 
 
