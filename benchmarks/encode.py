@@ -19,9 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import daft
 
-from daft_retrieval.encode.dense import DenseConfig, load_model
-from daft_retrieval.encode.embed import document_text, embed_texts
+from daft_retrieval.encode.column import encode
+from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.load import load_beir
+from daft_retrieval.schema import document_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,12 +38,12 @@ def main() -> None:
     corpus = ds.corpus.limit(args.n).collect()
     texts = corpus.select(document_text()).to_pydict()["document"]
     config = DenseConfig(batch_size=args.batch_size)
-    model = load_model(config)  # warm both sides up on the same loaded weights
+    model = config.build()[0]  # warm both sides up on the same loaded weights
     model.encode_document(texts[:64], batch_size=args.batch_size)
     ours, bare = [], []
     for _ in range(args.repeat):
         t = time.perf_counter()
-        embed_texts(corpus, "doc_id", document_text(), config, role="document")
+        encode(corpus, "doc_id", document_text(), config, role="document")
         ours.append(time.perf_counter() - t)
         t = time.perf_counter()
         model.encode_document(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True)

@@ -33,19 +33,18 @@ def main(argv: list[str] | None = None) -> None:
     from daft import col
 
     from daft_retrieval import schema as S
-    from daft_retrieval.encode.embed import document_text
-    from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_encoder
+    from daft_retrieval.encode.tokens import TokenConfig, TokenEncoder
     from daft_retrieval.index.late import build_late_index
     from daft_retrieval.load import load_beir
     from daft_retrieval.retrieve.late import search_late_index
 
     ds = load_beir(args.dataset)
     config = TokenConfig(model=args.model, max_seq_length=args.max_seq_length)
-    encoder, dim = token_encoder(config), token_dim(config)
+    encoder, dim = TokenEncoder(config), config.dimensions()
     t = time.perf_counter()
     corpus = ds.corpus.sort(S.DOC_ID).limit(args.docs)
-    docs = corpus.select(S.DOC_ID, encoder.embed_documents(document_text()).alias(TOKENS)).collect()
-    queries = ds.queries.select(S.QUERY_ID, encoder.embed_queries(col(S.TEXT)).alias(TOKENS)).collect()
+    docs = corpus.select(S.DOC_ID, encoder.embed_documents(S.document_text()).alias(S.TOKENS)).collect()
+    queries = ds.queries.select(S.QUERY_ID, encoder.embed_queries(col(S.TEXT)).alias(S.TOKENS)).collect()
     seconds = time.perf_counter() - t
     print(f"encoded {docs.count_rows():,} passages and {queries.count_rows():,} queries in {seconds:.1f} s")
 

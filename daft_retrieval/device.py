@@ -1,22 +1,19 @@
 """Where a model runs: the torch device of a ``device`` option, and the Daft class that asks for a GPU for CUDA.
 
 Encoders and rerankers take ``device``: "cpu", "cuda", "cuda:1", "mps", or None (CUDA when torch sees one, else
-CPU). A CUDA device makes Daft schedule the class with ``gpus=1`` (one GPU per instance; on Ray one actor per GPU);
-any other asks for none, so a CPU run never waits for a GPU the cluster lacks.
+CPU). A CUDA device makes Daft schedule the class with ``gpus=1`` (one GPU per instance; on Ray one actor per GPU:
+:meth:`daft_retrieval.encode.descriptor.ModelConfig.udf_options`); any other asks for none, so a CPU run never
+waits for a GPU the cluster lacks. Daft-free (torch loads only to ask whether it sees a GPU).
 
-    >>> pick = per_device(_Encoder, "DenseEncoder")  # doctest: +SKIP
-    >>> pick("cuda")(config)  # a Daft class instance that Daft places on one GPU  # doctest: +SKIP
+    >>> wants_gpu("cuda:1"), wants_gpu(None)
+    (True, False)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import daft
-
 from daft_retrieval.errors import DataError
 
-__all__ = ["check_device", "compute_dtype", "per_device", "torch_device", "wants_gpu"]
+__all__ = ["check_device", "compute_dtype", "torch_device", "wants_gpu"]
 
 
 def check_device(device: str | None) -> None:
@@ -47,17 +44,3 @@ def compute_dtype(device: str | None, fp16: bool) -> str:
     ('float32', 'float16', 'float32')
     """
     return "float16" if fp16 and torch_device(device).startswith("cuda") else "float32"
-
-
-def per_device(cls: type, name: str) -> Callable[[str | None], type]:
-    """``pick(device)``: the ``daft.cls`` of ``cls`` for ``device``, with ``gpus=1`` when it is CUDA.
-
-    Both wrappers are made once, here (``daft.cls`` leaves ``cls`` itself untouched); ``name`` is what Daft shows.
-    """
-    cpu = daft.cls(cls, name_override=name)
-    gpu = daft.cls(cls, gpus=1, name_override=name)
-
-    def pick(device: str | None) -> type:
-        return gpu if wants_gpu(device) else cpu
-
-    return pick

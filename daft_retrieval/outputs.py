@@ -21,7 +21,7 @@ import shutil
 import socket
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from daft_retrieval.errors import OutputError
@@ -352,10 +352,11 @@ def write_bytes(path: str, data: bytes) -> None:
         fh.write(data)
 
 
-def check_destination(flag: str, path: str | None) -> str | None:
+def check_destination(flag: str, path: str | None, *, check: Callable[[str], None] | None = None) -> str | None:
     """The one-line problem (``--flag PATH: reason; fix``) with the CLI destination ``path`` given as ``flag``
-    (``--output-run``: a file; ``--index-dir``: an index folder; ``--output-dir``, ``--scratch-dir``: folders),
-    or None when it can be written (or was not given).
+    (``--output-run``: a file; ``--output-dir``, ``--scratch-dir``: folders; ``check``: the destination's own
+    check instead, raising :class:`OutputError`, such as :func:`daft_retrieval.index.atomic.check_index_dir` for
+    ``--index-dir``), or None when it can be written (or was not given).
 
     >>> check_destination("--output-run", "/")
     '--output-run /: is a directory; give a file path to write'
@@ -363,12 +364,10 @@ def check_destination(flag: str, path: str | None) -> str | None:
     if not path:
         return None
     try:
-        if flag == "--output-run":
+        if check is not None:
+            check(path)
+        elif flag == "--output-run":
             check_output_file(path)
-        elif flag == "--index-dir":
-            from daft_retrieval.index.atomic import check_index_dir
-
-            check_index_dir(path)
         elif os.path.lexists(path) and not os.path.isdir(path):
             raise OutputError(f"{path}: is not a folder; give a folder path")
         else:

@@ -165,18 +165,18 @@ FUSIONS = Registry("fusion", default="rrf")
 """Fusion methods; ``info``: ``norm`` (normalises scores first: takes ``norm=``), ``weights`` (needs one weight per
 run), ``params`` (its other keyword options, e.g. rrf's ``k``)."""
 FUSIONS.add(
-    "rrf", "daft_retrieval.fuse.rrf:rrf", help="reciprocal rank fusion", norm=False, weights=False, params=("k",)
+    "rrf", "daft_retrieval.fusion.rrf:rrf", help="reciprocal rank fusion", norm=False, weights=False, params=("k",)
 )
-FUSIONS.add("combsum", "daft_retrieval.fuse.comb:comb_sum", help="sum of scores", norm=True, weights=False, params=())
+FUSIONS.add("combsum", "daft_retrieval.fusion.comb:comb_sum", help="sum of scores", norm=True, weights=False, params=())
 FUSIONS.add(
     "combmnz",
-    "daft_retrieval.fuse.comb:comb_mnz",
+    "daft_retrieval.fusion.comb:comb_mnz",
     help="sum x runs holding the doc",
     norm=True,
     weights=False,
     params=(),
 )
-FUSIONS.add("wsum", "daft_retrieval.fuse.comb:weighted_sum", help="weighted sum", norm=True, weights=True, params=())
+FUSIONS.add("wsum", "daft_retrieval.fusion.comb:weighted_sum", help="weighted sum", norm=True, weights=True, params=())
 
 NORMALIZATIONS = Registry("normalisation", default="min-max")
 """Per-query score normalisations before a score fusion (``normalize(run, method)``)."""
@@ -186,7 +186,7 @@ for _name, _help in (
     ("sum", "(s - min) / sum(s - min)"),
     ("none", "the scores as they are"),
 ):
-    NORMALIZATIONS.add(_name, "daft_retrieval.fuse.normalize:normalize", help=_help)
+    NORMALIZATIONS.add(_name, "daft_retrieval.fusion.normalize:normalize", help=_help)
 
 RERANKERS = Registry("reranker", default="cross")
 """How a rerank scores (``rerank(..., method=)``)."""

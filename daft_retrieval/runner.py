@@ -11,17 +11,53 @@ once. Choose before any Daft work: Daft cannot switch runners in a running proce
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import socket
 from collections.abc import Iterator
 
 import daft
 
-from daft_retrieval.errors import RemoteError
+from daft_retrieval.errors import DataError, RemoteError
 
-__all__ = ["check_ray_address", "materialize", "on_ray", "persist", "ray_runner", "use_ray"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TIMEOUT_ENV",
+    "check_ray_address",
+    "materialize",
+    "on_ray",
+    "persist",
+    "ray_runner",
+    "remote_timeout",
+    "use_ray",
+]
 
 RAY_EXTRA = "pip install 'daft-retrieval[ray]' (in a checkout: pip install -e '.[ray]')"
 _PORTS = {"ray://": 10001, "": 6379}  # Ray's client server and GCS ports
+
+
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_ENV = "DAFT_RETRIEVAL_TIMEOUT"
+
+
+def remote_timeout(timeout: float | None = None) -> float:
+    """``timeout`` if given, else ``$DAFT_RETRIEVAL_TIMEOUT``, else 60 s; a :class:`DataError` unless > 0.
+
+    >>> remote_timeout(5)
+    5.0
+    """
+    source = "timeout"
+    if timeout is None and os.environ.get(TIMEOUT_ENV):
+        source, timeout = TIMEOUT_ENV, os.environ[TIMEOUT_ENV]
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise DataError(f"{source} must be a number of seconds > 0, not {timeout!r}")
+    return value
 
 
 def _import_ray():
@@ -43,8 +79,6 @@ def check_ray_address(address: str | None, *, timeout: float | None = None) -> N
     RemoteError: ray://127.0.0.1:1: cannot reach the Ray cluster (connection refused) ...
     """
     import time
-
-    from daft_retrieval.load.io import remote_timeout
 
     if address is None or address == "auto":
         return

@@ -7,6 +7,9 @@ Every frame in daft_retrieval uses these names; nothing else in the package spel
 - qrels:   ``query_id, doc_id, relevance``
 - run:     ``query_id, doc_id, score, rank`` (the output of every retriever, fusion and reranker)
 - per-query evaluation: ``query_id, measure, value``
+- encoded texts: ``embedding`` (dense), ``tokens`` (flat token matrices), ``sparse`` (``list<struct{term, weight}>``)
+- postings and query terms: ``term``, ``weight`` and one ``value`` (also the encoded column of the cache's parts)
+- an index folder: ``index.json`` (its description and shards), ``centroids.npy`` (late interaction)
 
 Ids are strings; relevance is an integer (<= 0 is non-relevant); scores are float64; ranks are 1-based int64.
 """
@@ -21,8 +24,11 @@ from daft import DataType
 from daft_retrieval.errors import DataError
 
 __all__ = [
+    "CENTROIDS_FILE",
     "CORPUS",
     "DOC_ID",
+    "EMBEDDING",
+    "INDEX_FILE",
     "MEASURE",
     "PER_QUERY",
     "QRELS",
@@ -32,9 +38,14 @@ __all__ = [
     "RELEVANCE",
     "RUN",
     "SCORE",
+    "SPARSE",
+    "TERM",
     "TEXT",
     "TITLE",
+    "TOKENS",
     "VALUE",
+    "WEIGHT",
+    "document_text",
     "duplicates",
     "require_columns",
     "require_unique_pairs",
@@ -49,6 +60,13 @@ SCORE = "score"
 RANK = "rank"
 MEASURE = "measure"
 VALUE = "value"
+EMBEDDING = "embedding"  # a dense vector, Embedding[float32, dim]
+TOKENS = "tokens"  # a flat token matrix, list<float32> of n_tokens x dim
+SPARSE = "sparse"  # a sparse vector, list<struct{term, weight}>
+TERM = "term"
+WEIGHT = "weight"  # a posting's precomputed score contribution (BM25), or a sparse vector's weight
+INDEX_FILE = "index.json"
+CENTROIDS_FILE = "centroids.npy"
 
 CORPUS: dict[str, DataType] = {DOC_ID: DataType.string(), TITLE: DataType.string(), TEXT: DataType.string()}
 QUERIES: dict[str, DataType] = {QUERY_ID: DataType.string(), TEXT: DataType.string()}
@@ -174,3 +192,13 @@ def require_unique_pairs(frame: daft.DataFrame, what: str, verb: str, fix: str) 
     if twice:
         d = twice[0]
         raise DataError(f"{what}: query {d[QUERY_ID]!r} {verb} doc {d[DOC_ID]!r} {d['n']} times; {fix}")
+
+
+def document_text() -> daft.Expression:
+    """``title + " " + text``, stripped: the BEIR/MTEB convention for a passage's text (column ``document``).
+
+    >>> daft.from_pydict({"title": ["T"], "text": ["x"]}).select(document_text()).to_pydict()
+    {'document': ['T x']}
+    """
+    text = daft.functions.concat_ws(" ", daft.col(TITLE).fill_null(""), daft.col(TEXT).fill_null(""))
+    return text.strip().alias("document")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daft_retrieval.encode.models import resolve_model
+from daft_retrieval.resolve import resolve_model
 
 
 def cross_encoder_dir(root: Path) -> str:

@@ -7,7 +7,7 @@ import daft
 import pytest
 
 import daft_retrieval as dr
-from daft_retrieval.encode import dense
+from daft_retrieval import memo
 from daft_retrieval.progress import QUIET, Progress
 from tests.conftest import ROOT
 
@@ -68,18 +68,18 @@ def test_wrong_arguments_name_the_fix(demo, tmp_path):
 
 def test_dense_search_checks_k_and_metric_before_encoding_anything(demo):
     ds, _ = demo
-    loads = len(dense.LOADS)
+    loads = len(memo.loaded("dense"))
     with pytest.raises(dr.DataError, match="k must be >= 1"):
         dr.dense_search(ds.corpus, ds.queries, k=0)
     with pytest.raises(dr.DataError, match="metric must be 'cosine' or 'dot'"):
         dr.dense_search(ds.corpus, ds.queries, metric="l2")
-    assert len(dense.LOADS) == loads
+    assert len(memo.loaded("dense")) == loads
 
 
 def test_a_model_that_cannot_load_is_named_with_the_fix(demo):
     ds, _ = demo
     with pytest.raises(dr.DataError, match=r"model 'no-such-model-xyz' cannot be loaded .*offline short name"):
-        dr.dense_search(ds.corpus, ds.queries.limit(2), config=dr.DenseConfig("no-such-model-xyz"))
+        dr.dense_search(ds.corpus, ds.queries.limit(2), model=dr.DenseConfig("no-such-model-xyz"))
 
 
 def test_results_print_as_short_summaries(demo):

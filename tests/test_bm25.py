@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.embed import document_text
 from daft_retrieval.evaluation import evaluate
 from daft_retrieval.index.bm25 import BM25Index
 from daft_retrieval.load import load_beir
 from daft_retrieval.retrieve.bm25 import bm25_search
+from daft_retrieval.schema import document_text
 from daft_retrieval.score.bm25 import bm25_weight
 from daft_retrieval.text.tokenize import Tokenizer
 from tests.conftest import shared_dataset

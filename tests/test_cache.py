@@ -16,10 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 from daft import col
 
-from daft_retrieval.cache import EmbeddingCache, fingerprint
+from daft_retrieval.cache import EmbeddingCache
+from daft_retrieval.encode.column import encode
 from daft_retrieval.encode.dense import DenseConfig
-from daft_retrieval.encode.embed import EMBEDDING, embed_texts
 from daft_retrieval.encode.tokens import TokenConfig
+from daft_retrieval.schema import EMBEDDING
 from tests.conftest import ROOT
 
 CONFIG = DenseConfig(max_seq_length=32)
@@ -41,57 +42,57 @@ def _misses(cache: EmbeddingCache) -> int:
 
 
 def test_key_separates_role_prompt_length_and_model(tmp_path):
-    base, _ = fingerprint("dense", CONFIG, role="document")
-    assert fingerprint("dense", CONFIG, role="document")[0] == base  # all the same: a hit
-    assert fingerprint("dense", CONFIG, role="query")[0] != base  # same text as query vs document (MTEB #5383)
-    assert fingerprint("dense", DenseConfig(max_seq_length=32, document_prompt="passage: "), role="document")[0] != base
-    assert fingerprint("dense", DenseConfig(max_seq_length=64), role="document")[0] != base
-    assert fingerprint("dense", DenseConfig(max_seq_length=32, normalize=False), role="document")[0] != base
+    base, _ = CONFIG.fingerprint("document")
+    assert CONFIG.fingerprint("document")[0] == base  # all the same: a hit
+    assert CONFIG.fingerprint("query")[0] != base  # same text as query vs document (MTEB #5383)
+    assert DenseConfig(max_seq_length=32, document_prompt="passage: ").fingerprint("document")[0] != base
+    assert DenseConfig(max_seq_length=64).fingerprint("document")[0] != base
+    assert DenseConfig(max_seq_length=32, normalize=False).fingerprint("document")[0] != base
     # the dtype actually used: fp16 on CUDA is its own entry; fp16 asked on CPU computes fp32, the same entry
-    half = fingerprint("dense", DenseConfig(max_seq_length=32, fp16=True, device="cuda"), role="document")
+    half = DenseConfig(max_seq_length=32, fp16=True, device="cuda").fingerprint("document")
     assert half[0] != base and half[1]["dtype"] == "float16"
-    assert fingerprint("dense", DenseConfig(max_seq_length=32, fp16=True, device="cpu"), role="document")[0] == base
-    assert fingerprint("tokens", TokenConfig(max_seq_length=32), role="document")[0] != base
+    assert DenseConfig(max_seq_length=32, fp16=True, device="cpu").fingerprint("document")[0] == base
+    assert TokenConfig(max_seq_length=32).fingerprint("document")[0] != base
     # what cannot change a vector does not split the cache
-    assert fingerprint("dense", DenseConfig(max_seq_length=32, batch_size=7), role="document")[0] == base
+    assert DenseConfig(max_seq_length=32, batch_size=7).fingerprint("document")[0] == base
     # another model: a copy of the weights with one byte changed (a fine-tune, another revision)
     import shutil
 
-    from daft_retrieval.encode.models import resolve_model
+    from daft_retrieval.resolve import resolve_model
 
     copy = tmp_path / "minilm-copy"
     shutil.copytree(resolve_model("all-MiniLM-L6-v2"), copy)
     assert (
-        fingerprint("dense", DenseConfig(str(copy), max_seq_length=32), role="document")[1]["weights"]
-        == (fingerprint("dense", CONFIG, role="document")[1]["weights"])
+        DenseConfig(str(copy), max_seq_length=32).fingerprint("document")[1]["weights"]
+        == (CONFIG.fingerprint("document")[1]["weights"])
     )
     with open(copy / "config.json", "a") as fh:
         fh.write(" ")
-    other = fingerprint("dense", DenseConfig(str(copy), max_seq_length=32), role="document")
-    assert other[1]["weights"] != fingerprint("dense", CONFIG, role="document")[1]["weights"]
+    other = DenseConfig(str(copy), max_seq_length=32).fingerprint("document")
+    assert other[1]["weights"] != CONFIG.fingerprint("document")[1]["weights"]
 
 
 def test_second_run_hits_and_equals_the_first_and_only_edits_are_encoded(tmp_path):
     cache = EmbeddingCache(tmp_path / "cache")
     frame = _texts(300)
-    first = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document", cache=cache))
+    first = _vectors(encode(frame, "id", col("text"), CONFIG, role="document", cache=cache))
     assert _misses(cache) == 300
     again = EmbeddingCache(tmp_path / "cache")
-    second = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document", cache=again))
+    second = _vectors(encode(frame, "id", col("text"), CONFIG, role="document", cache=again))
     assert _misses(again) == 0 and again.counts and sum(c["hits"] for c in again.counts.values()) == 300
     assert first.keys() == second.keys()
     assert all(np.array_equal(first[k], second[k]) for k in first)
-    uncached = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document"))
+    uncached = _vectors(encode(frame, "id", col("text"), CONFIG, role="document"))
     assert all(np.allclose(first[k], uncached[k], atol=1e-6) for k in first)
 
     # edit 50 passages: exactly 50 are re-encoded; the same texts as queries are other entries
     d = frame.to_pydict()
     d["text"] = [t + " (edited)" if i % 6 == 0 else t for i, t in enumerate(d["text"])]
     third = EmbeddingCache(tmp_path / "cache")
-    embed_texts(daft.from_pydict(d), "id", col("text"), CONFIG, role="document", cache=third)
+    encode(daft.from_pydict(d), "id", col("text"), CONFIG, role="document", cache=third)
     assert _misses(third) == 50
     fourth = EmbeddingCache(tmp_path / "cache")
-    embed_texts(frame, "id", col("text"), CONFIG, role="query", cache=fourth)
+    encode(frame, "id", col("text"), CONFIG, role="query", cache=fourth)
     assert _misses(fourth) == 300
     stats = fourth.stats()
     assert {e["role"] for e in stats["entries"]} == {"query", "document"}
@@ -101,7 +102,7 @@ def test_second_run_hits_and_equals_the_first_and_only_edits_are_encoded(tmp_pat
 def test_duplicate_texts_are_encoded_once(tmp_path):
     cache = EmbeddingCache(tmp_path / "cache")
     frame = daft.from_pydict({"id": ["a", "b", "c"], "text": ["same text", "same text", "other"]})
-    out = _vectors(embed_texts(frame, "id", col("text"), CONFIG, role="document", cache=cache))
+    out = _vectors(encode(frame, "id", col("text"), CONFIG, role="document", cache=cache))
     assert _misses(cache) == 2 and np.array_equal(out["a"], out["b"])
 
 
@@ -113,13 +114,13 @@ _WRITER = textwrap.dedent(
     from daft import col
     from daft_retrieval.cache import EmbeddingCache
     from daft_retrieval.encode.dense import DenseConfig
-    from daft_retrieval.encode.embed import embed_texts
+    from daft_retrieval.encode.column import encode
 
     n = int(sys.argv[2])
     ids, texts = [f"p{{i}}" for i in range(n)], [f"passage number {{i}}" for i in range(n)]
     cache = EmbeddingCache(sys.argv[1], commit_rows=int(sys.argv[3]))
     frame = daft.from_pydict({{"id": ids, "text": texts}})
-    embed_texts(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
+    encode(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
     print("misses", sum(c["misses"] for c in cache.counts.values()), flush=True)
     """
 )
@@ -159,7 +160,7 @@ def test_killed_writer_leaves_a_readable_cache_and_only_lost_rows_are_re_encoded
 
     cache = EmbeddingCache(cache_dir)
     frame = _texts(n)  # the writer's texts
-    out = embed_texts(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
+    out = encode(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
     assert out.count_rows() == n
     assert _misses(cache) == n - committed  # only what was lost
     assert cache.stats()["entries"][0]["stale_temporary_files"] == 1
@@ -171,17 +172,17 @@ def test_two_concurrent_writers_collapse_duplicates(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     cache = EmbeddingCache(cache_dir)
-    fp, _ = fingerprint("dense", DenseConfig(max_seq_length=32), role="document")
+    fp, _ = DenseConfig(max_seq_length=32).fingerprint("document")
     rows = cache.lookup(fp).to_pydict()
     assert len(rows["_h1"]) == n  # one row per text however many writers committed it
     frame = _texts(n)  # the writer's texts
-    reread = embed_texts(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
+    reread = encode(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
     assert _misses(cache) == 0 and reread.count_rows() == n
 
 
 def test_prune_by_model(tmp_path):
     cache = EmbeddingCache(tmp_path / "cache")
-    embed_texts(_texts(5), "id", col("text"), CONFIG, role="query", cache=cache)
+    encode(_texts(5), "id", col("text"), CONFIG, role="query", cache=cache)
     assert len(cache.fingerprints()) == 1
     assert cache.prune(model="other-model") == []
     assert len(cache.prune(model="all-MiniLM-L6-v2")) == 1 and cache.fingerprints() == []
@@ -192,7 +193,7 @@ def test_prune_by_model(tmp_path):
 def test_an_empty_frame_gives_an_empty_result(tmp_path):
     cache = EmbeddingCache(tmp_path / "cache")
     empty = _texts(3).where(col("id") == "none")
-    out = embed_texts(empty, "id", col("text"), CONFIG, role="query", cache=cache)
+    out = encode(empty, "id", col("text"), CONFIG, role="query", cache=cache)
     assert out.count_rows() == 0 and _misses(cache) == 0
 
 
@@ -205,9 +206,9 @@ def test_cache_on_an_s3_compatible_store(monkeypatch):
     with s3_server() as (endpoint, client):
         client.create_bucket(Bucket="embeddings")
         cache = EmbeddingCache("s3://embeddings/cache", io_config=s3_config(endpoint))
-        first = _vectors(embed_texts(_texts(40), "id", col("text"), CONFIG, role="document", cache=cache))
+        first = _vectors(encode(_texts(40), "id", col("text"), CONFIG, role="document", cache=cache))
         again = EmbeddingCache("s3://embeddings/cache", io_config=s3_config(endpoint))
-        second = _vectors(embed_texts(_texts(40), "id", col("text"), CONFIG, role="document", cache=again))
+        second = _vectors(encode(_texts(40), "id", col("text"), CONFIG, role="document", cache=again))
         assert _misses(cache) == 40 and _misses(again) == 0
         assert all(np.array_equal(first[k], second[k]) for k in first)
         keys = [o["Key"] for o in client.list_objects_v2(Bucket="embeddings")["Contents"]]

@@ -20,11 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 from daft import col
 
-from daft_retrieval.cache import EmbeddingCache, fingerprint, verify
+from daft_retrieval.cache import EmbeddingCache, verify
 from daft_retrieval.cache.parts import part_name
+from daft_retrieval.encode.column import encode
 from daft_retrieval.encode.dense import DenseConfig
-from daft_retrieval.encode.embed import EMBEDDING, embed_texts
 from daft_retrieval.errors import DataWarning
+from daft_retrieval.schema import EMBEDDING
 from tests.conftest import ROOT
 
 CONFIG = DenseConfig(max_seq_length=32)
@@ -39,7 +40,7 @@ def _encode(cache: EmbeddingCache, n: int = N) -> tuple[dict[str, np.ndarray], l
     """(id -> vector, the DataWarnings raised) of one run over ``n`` texts."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        d = embed_texts(_frame(n), "id", col("text"), CONFIG, role="document", cache=cache).to_pydict()
+        d = encode(_frame(n), "id", col("text"), CONFIG, role="document", cache=cache).to_pydict()
     messages = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     return {k: np.asarray(v) for k, v in zip(d["id"], d[EMBEDDING])}, messages
 
@@ -269,17 +270,18 @@ _FULL_DISK = textwrap.dedent(
     from daft import col
     from daft_retrieval.cache import EmbeddingCache
     from daft_retrieval.encode.dense import DenseConfig
-    from daft_retrieval.encode.embed import EMBEDDING, embed_texts
+    from daft_retrieval.encode.column import encode
+    from daft_retrieval.schema import EMBEDDING
 
     frame = daft.from_pydict({{"id": [f"p{{i}}" for i in range(30)], "text": [f"text {{i}}" for i in range(30)]}})
     config = DenseConfig(max_seq_length=32)
-    embed_texts(frame, "id", col("text"), config, role="document")  # load the model while files can be written
+    encode(frame, "id", col("text"), config, role="document")  # load the model while files can be written
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cache = EmbeddingCache(sys.argv[1], commit_rows=8)
-        out = embed_texts(frame, "id", col("text"), config, role="document", cache=cache).to_pydict()
+        out = encode(frame, "id", col("text"), config, role="document", cache=cache).to_pydict()
     print(json.dumps({{"rows": len(out["id"]), "dims": sorted({{len(v) for v in out[EMBEDDING]}}),
                        "warnings": [str(w.message) for w in caught]}}))
     """
@@ -349,10 +351,10 @@ def test_cli_repair_that_cannot_write_exits_2_naming_the_file(cache_dir):
 def test_fp16_asked_on_cpu_shares_the_fp32_entry():
     import torch
 
-    base = fingerprint("dense", CONFIG, role="document")
+    base = CONFIG.fingerprint("document")
     for device, dtype in (("cpu", "float32"), ("cuda", "float16"), (None, None)):
         config = DenseConfig(max_seq_length=32, fp16=True, device=device)
-        fp, meta = fingerprint("dense", config, role="document")
+        fp, meta = config.fingerprint("document")
         expected = dtype or ("float16" if torch.cuda.is_available() else "float32")
         assert meta["dtype"] == expected and (fp == base[0]) == (expected == "float32")
 
@@ -391,20 +393,15 @@ def test_the_cache_takes_its_own_s3_settings_not_the_datasets(monkeypatch, tmp_p
 def test_token_and_sparse_entries_heal_too(tmp_path, kind):
     """Values of varying length (token matrices, sparse vectors): no dimension is expected, the rest holds."""
     from daft_retrieval.encode.sparse import SparseConfig
-    from daft_retrieval.encode.tokens import TokenConfig, token_vectors
-    from daft_retrieval.retrieve.splade import sparse_vectors
+    from daft_retrieval.encode.tokens import TokenConfig
 
     def run(cache: EmbeddingCache) -> tuple[dict, list[str]]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if kind == "tokens":
-                out = token_vectors(
-                    _frame(), "id", col("text"), TokenConfig(max_seq_length=32), role="document", cache=cache
-                )
+                out = encode(_frame(), "id", col("text"), TokenConfig(max_seq_length=32), role="document", cache=cache)
             else:
-                out = sparse_vectors(
-                    _frame(), "id", col("text"), SparseConfig(max_seq_length=32), role="query", cache=cache
-                )
+                out = encode(_frame(), "id", col("text"), SparseConfig(max_seq_length=32), role="query", cache=cache)
             d = out.to_pydict()
         rows = sorted(zip(*[d[c] for c in out.column_names]), key=repr)
         return rows, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]

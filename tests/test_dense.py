@@ -9,9 +9,8 @@ from daft import DataType, col
 
 from daft_retrieval import memo
 from daft_retrieval import schema as S
-from daft_retrieval.encode import dense
+from daft_retrieval.encode.column import encode
 from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig, DenseEncoder
-from daft_retrieval.encode.embed import EMBEDDING, embed_texts
 from daft_retrieval.encode.sparse import SparseEncoder
 from daft_retrieval.encode.tokens import TokenEncoder
 from daft_retrieval.errors import DataError
@@ -20,6 +19,7 @@ from daft_retrieval.index.vector import build_vector_index, open_vector_index
 from daft_retrieval.load import load_beir
 from daft_retrieval.reranking.cross import CrossEncoderScorer
 from daft_retrieval.retrieve.dense import dense_search, search_vector_index
+from daft_retrieval.schema import EMBEDDING
 from tests.conftest import shared_dataset
 
 
@@ -53,25 +53,22 @@ def test_exact_search_matches_numpy(tmp_path, metric):
 
 def test_model_loads_once_per_worker_not_per_batch():
     memo.forget("dense")
-    dense.LOADS.clear()
-    dense.INITS.clear()
     n = BATCH_ROWS * 2 + 17  # three Daft batches
     texts = daft.from_pydict({"id": [str(i) for i in range(n)], "text": [f"passage number {i}" for i in range(n)]})
-    out = embed_texts(texts, "id", col("text"), DenseConfig(max_seq_length=16), role="document")
+    out = encode(texts, "id", col("text"), DenseConfig(max_seq_length=16), role="document")
     assert out.count_rows() == n
-    assert len(dense.LOADS) == 1  # the weights loaded once in this process
-    assert 1 <= len(dense.INITS) <= 2  # one per worker (a worker pool per call site), not one per batch
+    assert len(memo.loaded("dense")) == 1  # the weights loaded once in this process, for every batch and worker
     assert out.schema()[EMBEDDING].dtype == DataType.embedding(DataType.float32(), 384)
 
 
 def test_query_and_document_embeddings_match_sentence_transformers():
     from sentence_transformers import SentenceTransformer
 
-    from daft_retrieval.encode.models import resolve_model
+    from daft_retrieval.resolve import resolve_model
 
     texts = ["how long to rest a steak", "why is the sky blue", ""]
     df = daft.from_pydict({"id": ["a", "b", "c"], "text": texts})
-    ours = embed_texts(df, "id", col("text"), DenseConfig(), role="query").sort("id").to_pydict()[EMBEDDING]
+    ours = encode(df, "id", col("text"), DenseConfig(), role="query").sort("id").to_pydict()[EMBEDDING]
     ref = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu").encode(texts, normalize_embeddings=True)
     np.testing.assert_allclose(np.stack(ours), ref, atol=1e-5)
 
@@ -81,18 +78,18 @@ def test_bad_options_fail_before_any_work():
         DenseEncoder("all-MiniLM-L6-v2", batch_size=0)
     with pytest.raises(DataError, match="device"):
         DenseConfig(device="tpu")
-    before = len(dense.LOADS)
+    before = len(memo.loaded("dense"))
     DenseEncoder("some/hub-model-that-is-not-downloaded")
-    assert len(dense.LOADS) == before
+    assert len(memo.loaded("dense")) == before
 
 
 @pytest.mark.parametrize(
     "make",
     [
-        lambda device: DenseEncoder(device=device).embed_documents,
-        lambda device: TokenEncoder(device=device).embed_queries,
-        lambda device: SparseEncoder(device=device).encode_documents,
-        lambda device: CrossEncoderScorer("all-MiniLM-L6-v2", device=device).score,
+        lambda device: DenseEncoder(device=device).udf.embed_documents,
+        lambda device: TokenEncoder(device=device).udf.embed_queries,
+        lambda device: SparseEncoder(device=device).udf.encode_documents,
+        lambda device: CrossEncoderScorer("all-MiniLM-L6-v2", device=device).udf.score,
     ],
     ids=["dense", "tokens", "sparse", "cross"],
 )

@@ -10,7 +10,7 @@ import pytest
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.fuse import comb_mnz, comb_sum, normalize, rrf, weighted_sum
+from daft_retrieval.fusion import comb_mnz, comb_sum, normalize, rrf, weighted_sum
 
 
 def frame(run: dict[str, dict[str, float]]) -> daft.DataFrame:

@@ -9,9 +9,9 @@ from daft import col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.index.bm25 import BM25Index
 from daft_retrieval.index.impacts import top_k_rows
-from daft_retrieval.index.postings import TERM, VALUE, WEIGHT
 from daft_retrieval.load import load_beir
 from daft_retrieval.retrieve.postings import search_postings
+from daft_retrieval.schema import TERM, VALUE, WEIGHT
 from daft_retrieval.text.tokenize import Tokenizer
 from tests.conftest import shared_dataset
 

@@ -10,11 +10,12 @@ import pytest
 from daft import DataType, col
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.tokens import TOKENS, TokenConfig
+from daft_retrieval.encode.tokens import TokenConfig
 from daft_retrieval.index.kmeans import kmeans
 from daft_retrieval.index.late import build_late_index, default_centroids, open_late_index
 from daft_retrieval.load import load_beir
 from daft_retrieval.retrieve.late import late_search, search_late_index
+from daft_retrieval.schema import TOKENS
 from daft_retrieval.score.maxsim import maxsim, maxsim_many
 
 
@@ -89,8 +90,8 @@ def test_late_search_end_to_end_with_minilm_tokens():
 
     ds = load_beir(ROOT / "data" / "demo")
     config = TokenConfig(max_seq_length=64)
-    exact = late_search(ds.corpus, ds.queries, config=config, k=10, nprobe=0).to_pydict()
-    pruned = late_search(ds.corpus, ds.queries, config=config, k=10).to_pydict()  # defaults: nprobe 4
+    exact = late_search(ds.corpus, ds.queries, model=config, k=10, nprobe=0).to_pydict()
+    pruned = late_search(ds.corpus, ds.queries, model=config, k=10).to_pydict()  # defaults: nprobe 4
     exact_pairs = set(zip(exact[S.QUERY_ID], exact[S.DOC_ID]))
     assert len(exact_pairs) == 10 * ds.queries.count_rows()
     found = len(exact_pairs & set(zip(pruned[S.QUERY_ID], pruned[S.DOC_ID]))) / len(exact_pairs)

@@ -43,7 +43,7 @@ def test_a_registry_refuses_unknown_names_twice_registered_names_and_bad_targets
 
 def test_the_library_tables_are_the_registries():
     from daft_retrieval.evaluation.measures import REGISTRY
-    from daft_retrieval.fuse import FUSIONS, NORMALIZATIONS
+    from daft_retrieval.fusion import FUSIONS, NORMALIZATIONS
     from daft_retrieval.reranking import RERANKERS
     from daft_retrieval.score import VARIANTS
 
@@ -57,7 +57,7 @@ def test_the_library_tables_are_the_registries():
 
 
 def test_the_dispatch_of_normalize_bm25_and_rerank_accepts_exactly_the_registered_names():
-    from daft_retrieval.fuse import normalize
+    from daft_retrieval.fusion import normalize
     from daft_retrieval.index.bm25 import _check
     from daft_retrieval.reranking import rerank
     from daft_retrieval.score import bm25_weight

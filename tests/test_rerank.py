@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.embed import document_text
 from daft_retrieval.errors import DataError
 from daft_retrieval.load import load_beir
 from daft_retrieval.reranking import candidates, rerank
 from daft_retrieval.retrieve.bm25 import bm25_search
+from daft_retrieval.schema import document_text
 from daft_retrieval.score.maxsim import maxsim
 from tests.local_models import colbert_dir, cross_encoder_dir
 
@@ -65,7 +65,7 @@ def test_cross_encoder_equals_the_model_on_each_pair(demo, models):
 def test_bi_encoder_equals_cosine_of_the_model(demo):
     from sentence_transformers import SentenceTransformer
 
-    from daft_retrieval.encode.models import resolve_model
+    from daft_retrieval.resolve import resolve_model
 
     ds, queries, first = demo
     run = rerank(first, queries, ds.corpus, method="bi", model="all-MiniLM-L6-v2", depth=5)

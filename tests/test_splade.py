@@ -8,11 +8,12 @@ import pytest
 
 from daft_retrieval import memo
 from daft_retrieval import schema as S
-from daft_retrieval.encode.embed import document_text
-from daft_retrieval.encode.sparse import SparseConfig, SparseEncoder, load_sparse_model, resolve_sparse_model
+from daft_retrieval.encode.sparse import SparseConfig, SparseEncoder
 from daft_retrieval.errors import DataError
 from daft_retrieval.load import load_beir
+from daft_retrieval.resolve import resolve_sparse_model
 from daft_retrieval.retrieve.splade import splade_index, splade_search
+from daft_retrieval.schema import document_text
 from tests.conftest import ROOT
 
 try:
@@ -44,7 +45,7 @@ def test_scores_are_dot_products_of_the_encoders_vectors(demo):
     k = 10
     run = splade_search(corpus, queries, k=k).sort([S.QUERY_ID, S.RANK]).to_pydict()
 
-    model = load_sparse_model(SparseConfig())
+    model = SparseConfig().build()[0]
     docs = corpus.select(S.DOC_ID, document_text()).to_pydict()
     qs = queries.to_pydict()
     d = model.encode_document(docs["document"], convert_to_sparse_tensor=True).to_dense().numpy()

@@ -6,10 +6,10 @@ import daft
 import pytest
 from daft import col
 
-from daft_retrieval.encode.embed import document_text
 from daft_retrieval.load import load_beir
+from daft_retrieval.schema import TERM, document_text
 from daft_retrieval.text.stopwords import STOPWORDS
-from daft_retrieval.text.tokenize import TERM, Tokenizer
+from daft_retrieval.text.tokenize import Tokenizer
 from tests.conftest import shared_dataset
 
 

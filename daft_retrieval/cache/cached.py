@@ -8,6 +8,10 @@
 Hits and misses (distinct texts) are counted in the cache (``daft-retrieval cache stats``). A cache that cannot
 store a chunk (read-only, full disk) still gives every row its vector: what it did not keep is joined from memory.
 
+:func:`daft_retrieval.encode.column.encode` calls it with a model's fingerprint and its encoder; anything that maps
+texts to vectors can (the tests inject a cheap ``compute``):
+
+    >>> fp, meta = DenseConfig().fingerprint("document")  # doctest: +SKIP
     >>> out = cached_encode(corpus, "doc_id", document_text(), cache=c, fp=fp, meta=meta, compute=f)  # doctest: +SKIP
 """
 
@@ -20,11 +24,12 @@ import pyarrow as pa
 from daft import Expression, col
 
 from daft_retrieval.cache.fingerprint import HASH_1, HASH_2, text_hashes
-from daft_retrieval.cache.store import VALUE, EmbeddingCache
+from daft_retrieval.cache.store import EmbeddingCache
 from daft_retrieval.progress import step
 from daft_retrieval.runner import persist
+from daft_retrieval.schema import VALUE
 
-__all__ = ["TEXT", "cached_encode", "encode_column"]
+__all__ = ["TEXT", "cached_encode"]
 
 TEXT = "_text"
 KEYS = [HASH_1, HASH_2]
@@ -75,33 +80,3 @@ def cached_encode(
         empty = daft.lit(None).cast(daft.DataType.list(daft.DataType.float32()))
         return hashed.select(col(key), empty.alias(VALUE))
     return hashed.join(values, on=KEYS).select(col(key), col(VALUE))
-
-
-def encode_column(
-    frame: daft.DataFrame,
-    key: str,
-    text: Expression,
-    method: Callable[[Expression], Expression],
-    *,
-    kind: str,
-    config: object,
-    role: str,
-    cache: EmbeddingCache | None,
-    resolve: Callable[[str], str] | None = None,
-    longest_first: bool = False,
-) -> daft.DataFrame:
-    """``key, value``: ``method`` (an encoder's batch method) applied to ``text``, through ``cache`` when given
-    (fingerprinted as ``kind`` of ``config`` in ``role``). ``longest_first`` sorts texts by length before encoding,
-    so each batch holds texts of similar length (less padding)."""
-    from daft_retrieval.cache.fingerprint import fingerprint
-
-    def compute(texts: daft.DataFrame) -> daft.DataFrame:
-        if longest_first:
-            texts = texts.sort(col(TEXT).length(), desc=True)
-        return texts.select(*[c for c in texts.column_names if c != TEXT], method(col(TEXT)).alias(VALUE))
-
-    if cache is None:
-        return compute(frame.select(col(key), text.alias(TEXT)))
-    options = {"resolve": resolve} if resolve is not None else {}
-    fp, meta = fingerprint(kind, config, role=role, **options)
-    return cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute)

@@ -1,16 +1,18 @@
-"""Cache keys: a fingerprint of everything that decides an embedding, and a 128-bit hash of each text.
+"""Cache keys: a digest of a model's weights for the fingerprint of everything that decides an embedding, and a
+128-bit hash of each text.
 
-The fingerprint hashes (as sorted JSON) the kind of embedding (dense, sparse, tokens), the model spec and a digest
-of its weights folder (every file's name, size and content: another revision or fine-tune is another entry),
-the role (query or document), the prompt or markers, max_seq_length, normalisation and the dtype actually
-computed in (fp16 is used on CUDA only: asked on CPU, the vectors are fp32 and share the fp32 entry). Pooling and the
-model's own prompts live in its folder, so the digest covers them. Getting this wrong is how public caches served
+A model descriptor's fingerprint (:meth:`daft_retrieval.encode.descriptor.ModelConfig.fingerprint`) hashes (as
+sorted JSON) the kind of embedding (dense, sparse, tokens), the model spec and a digest of its weights folder
+(every file's name, size and content: another revision or fine-tune is another entry), the role (query or
+document), the prompt or markers, max_seq_length, normalisation and the dtype actually computed in (fp16 is used
+on CUDA only: asked on CPU, the vectors are fp32 and share the fp32 entry). Pooling and the model's own prompts
+live in its folder, so the digest covers them. Getting this wrong is how public caches served
 query embeddings for documents (MTEB #5383) or stale vectors after a model update (sentence-transformers #3870).
 
 Texts are keyed by two independent 64-bit hashes computed natively by Daft (XXH3-64 and the first 64 bits of
 SHA-1): a collision needs both to collide.
 
-    >>> fp, meta = fingerprint("dense", DenseConfig(), role="query")  # doctest: +SKIP
+    >>> fp, meta = DenseConfig().fingerprint("query")  # doctest: +SKIP
     >>> meta["role"], len(fp)  # doctest: +SKIP
     ('query', 16)
 """
@@ -18,7 +20,6 @@ SHA-1): a collision needs both to collide.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -26,9 +27,9 @@ from collections.abc import Callable
 import daft
 from daft import Expression
 
-from daft_retrieval.encode.models import resolve_model
+from daft_retrieval.resolve import resolve_model
 
-__all__ = ["HASH_1", "HASH_2", "SCHEME", "fingerprint", "text_hashes", "weights_digest"]
+__all__ = ["HASH_1", "HASH_2", "SCHEME", "text_hashes", "weights_digest"]
 
 HASH_1, HASH_2 = "_h1", "_h2"
 SCHEME = "xxh3_64+sha1_64/1"  # bump when the text hashing changes: old entries are then never matched
@@ -78,31 +79,3 @@ def weights_digest(spec: str, resolve: Callable[[str], str] = resolve_model) -> 
     with _LOCK:
         _DIGESTS[key] = digest.hexdigest()
     return _DIGESTS[key]
-
-
-def fingerprint(
-    kind: str, config: object, *, role: str, resolve: Callable[[str], str] = resolve_model
-) -> tuple[str, dict]:
-    """(16-hex fingerprint, the JSON-ready settings it hashes) of ``config`` embedding texts in ``role``."""
-    from daft_retrieval.device import compute_dtype
-
-    settings = config.as_dict() if hasattr(config, "as_dict") else dict(config)
-    # the dtype actually used: fp16 asked on CPU computes fp32 (the same entry as fp32), on CUDA fp16 (its own)
-    dtype = compute_dtype(settings.get("device"), bool(settings.pop("fp16", False)))
-    # what never changes the vectors
-    for name in ("device", "batch_size"):
-        settings.pop(name, None)
-    other = (
-        ("document_prompt", "document_prefix") if role == "query" else ("query_prompt", "query_prefix", "query_length")
-    )
-    for name in other:
-        settings.pop(name, None)
-    meta = {
-        "kind": kind,
-        "role": role,
-        "scheme": SCHEME,
-        "weights": weights_digest(settings["model"], resolve),
-        "dtype": dtype,
-        **settings,
-    }
-    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16], meta

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from daft_retrieval.cache.fingerprint import HASH_1, HASH_2
+from daft_retrieval.schema import VALUE
 
 __all__ = [
-    "VALUE",
     "Inspection",
     "Shape",
     "inspect_part",
@@ -39,7 +39,6 @@ __all__ = [
     "shape_of",
 ]
 
-VALUE = "value"
 _MAGIC = b"PAR1"
 _NAMED = re.compile(r"^part-\d+-[0-9a-f]{12}-([0-9a-f]{32})\.parquet$")
 _BLOCK = 1 << 20

@@ -33,11 +33,12 @@ from daft import col
 
 from daft_retrieval.cache.fingerprint import HASH_1, HASH_2
 from daft_retrieval.cache.health import META, QUARANTINE, SCHEMA, check_entry, quarantine, read_json
-from daft_retrieval.cache.parts import VALUE, is_part, one_line, part_name, shape_of
+from daft_retrieval.cache.parts import is_part, one_line, part_name, shape_of
 from daft_retrieval.errors import CacheError, DataError, DataWarning
 from daft_retrieval.paths import cache_home
+from daft_retrieval.schema import VALUE
 
-__all__ = ["VALUE", "EmbeddingCache", "default_cache_dir"]
+__all__ = ["EmbeddingCache", "default_cache_dir"]
 
 _META, _LAST = META, "last_run.json"
 

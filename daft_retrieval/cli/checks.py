@@ -46,7 +46,7 @@ def check_device(device: str | None) -> None:
 def check_retriever(retriever: str, args: argparse.Namespace) -> None:
     """Build (and so check) the light settings of ``retriever`` with the options ``args``: batch size, lengths,
     stemmer and stopwords, BM25 parameters, late-interaction search options, device."""
-    from daft_retrieval.cli.commands import _model_config, _model_options
+    from daft_retrieval.cli.commands import descriptor
 
     check_device(args.device)
     if retriever == "bm25":
@@ -55,13 +55,8 @@ def check_retriever(retriever: str, args: argparse.Namespace) -> None:
 
         Tokenizer(stopwords=args.stopwords, stemmer=args.stemmer)
         check_bm25(args.k1, args.b, args.bm25_variant)
-    elif retriever == "splade":
-        from daft_retrieval.encode.sparse import SparseConfig
-
-        SparseConfig(model=args.splade_model, max_seq_length=args.max_seq_length, **_model_options(args))
     else:
-        late = retriever == "late"
-        _model_config("late" if late else "dense", args.late_model if late else args.model, args)
+        descriptor(retriever, getattr(args, R.RETRIEVERS.entry(retriever).info["model_dest"]), args)
     if retriever == "late" and (args.nprobe < 0 or args.candidates < 1):
         raise DataError(f"--nprobe must be >= 0 and --candidates >= 1, not {args.nprobe} and {args.candidates}")
 
@@ -69,17 +64,15 @@ def check_retriever(retriever: str, args: argparse.Namespace) -> None:
 def check_models(named: list[tuple[str, str, str]], args: argparse.Namespace) -> None:
     """Every ``(where, model, retriever)`` named can be had: a local folder, an installed offline model, or a hub
     model (in the local hub cache, or confirmed by the hub within ``--timeout``); else a :class:`DataError`."""
-    from daft_retrieval.encode.models import check_model
-    from daft_retrieval.load.io import remote_timeout
+    from daft_retrieval.resolve import SPARSE_MODELS, check_model, resolve_sparse_model
+    from daft_retrieval.runner import remote_timeout
 
     timeout = remote_timeout(getattr(args, "timeout", None))
     for where, spec, retriever in dict.fromkeys(named):
         if retriever != "splade":
             check_model(spec, option=where, timeout=timeout)
             continue
-        from daft_retrieval.encode.sparse import _SHORT_NAMES, resolve_sparse_model
-
-        short = {n: f"--no-deps {requirement}" for n, (requirement, _, _) in _SHORT_NAMES.items()}
+        short = {n: f"--no-deps {requirement}" for n, (requirement, _, _) in SPARSE_MODELS.items()}
         check_model(spec, option=where, short_names=short, resolve=resolve_sparse_model, timeout=timeout)
 
 

@@ -91,50 +91,46 @@ def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries, cache=N
         return bm25_search(
             corpus, queries, k=args.k, tokenizer=tokenizer, k1=args.k1, b=args.b, variant=args.bm25_variant
         )
+    model = descriptor(retriever, getattr(args, R.RETRIEVERS.entry(retriever).info["model_dest"]), args)
     if retriever == "splade":
         from daft_retrieval.retrieve.splade import splade_search
 
-        options = {**_model_options(args), "max_seq_length": args.max_seq_length}
-        return splade_search(corpus, queries, model=args.splade_model, k=args.k, cache=cache, **options)
+        return splade_search(corpus, queries, model=model, k=args.k, cache=cache)
     if retriever == "late":
         from daft_retrieval.retrieve.late import late_search
 
-        config = _model_config("late", args.late_model, args)
         return late_search(
-            corpus, queries, config=config, k=args.k, nprobe=args.nprobe, candidates=args.candidates, cache=cache
+            corpus, queries, model=model, k=args.k, nprobe=args.nprobe, candidates=args.candidates, cache=cache
         )
     from daft_retrieval.retrieve.dense import dense_search
 
-    config = _model_config("dense", args.model, args)
-    return dense_search(corpus, queries, config=config, k=args.k, index_dir=args.index_dir, cache=cache)
+    return dense_search(corpus, queries, model=model, k=args.k, index_dir=args.index_dir, cache=cache)
 
 
-def _model_options(args: argparse.Namespace) -> dict:
-    """The encoder options the CLI passes to every model it runs."""
-    return {"device": args.device, "fp16": args.fp16, "batch_size": args.batch_size}
+def descriptor(kind: str, model: str, args: argparse.Namespace):
+    """The model descriptor, with the CLI's options, of a retriever ("dense", "splade", "late") or a reranker
+    ("cross", "bi", "late"): every model the CLI runs is made here (and so checked before any work)."""
+    options = {"device": args.device, "fp16": args.fp16, "batch_size": args.batch_size}
+    if kind == "cross":  # a pair's length
+        from daft_retrieval.reranking.cross import CrossConfig
 
-
-def _model_config(kind: str, model: str, args: argparse.Namespace):
-    """The config of a dense ("dense", "bi") or token ("late") model with the CLI's options."""
-    if kind == "late":
-        from daft_retrieval.encode.tokens import TokenConfig
-
-        return TokenConfig(model=model, max_seq_length=args.max_seq_length, **_model_options(args))
-    from daft_retrieval.encode.dense import DenseConfig
-
-    return DenseConfig(model=model, max_seq_length=args.max_seq_length, **_model_options(args))
+        return CrossConfig(model=model, max_length=args.max_seq_length, **options)
+    if kind == "splade":
+        from daft_retrieval.encode.sparse import SparseConfig as config_type
+    elif kind == "late":
+        from daft_retrieval.encode.tokens import TokenConfig as config_type
+    else:
+        from daft_retrieval.encode.dense import DenseConfig as config_type
+    return config_type(model=model, max_seq_length=args.max_seq_length, **options)
 
 
 def _rerank(run, args: argparse.Namespace, dataset, cache=None):
     from daft_retrieval.reranking import rerank
 
-    options = _model_options(args)
-    if args.reranker == "cross":  # a cross-encoder scores pairs: nothing to cache
-        options["max_length"] = args.max_seq_length
-    else:
-        options.update(max_seq_length=args.max_seq_length, cache=cache)
+    model = descriptor(args.reranker, args.rerank, args)
+    cache = None if args.reranker == "cross" else cache  # a cross-encoder scores pairs: nothing to cache
     method, depth = args.reranker, args.rerank_depth
-    return rerank(run, dataset.queries, dataset.corpus, method=method, model=args.rerank, depth=depth, **options)
+    return rerank(run, dataset.queries, dataset.corpus, method=method, model=model, depth=depth, cache=cache)
 
 
 def _system_name(retriever: str, args: argparse.Namespace) -> str:
@@ -158,17 +154,17 @@ def _fusion_options(method: str, args: argparse.Namespace) -> dict:
 
 def _check_fusion(method: str | None, n_runs: int, args: argparse.Namespace) -> None:
     """Fail on bad fusion options before any file is read or model run (the library's
-    :func:`~daft_retrieval.fuse.check_fusion`, naming the CLI's flags)."""
+    :func:`~daft_retrieval.fusion.check_fusion`, naming the CLI's flags)."""
     if method is None:
         return
-    from daft_retrieval.fuse.by_name import check_fusion
+    from daft_retrieval.fusion.by_name import check_fusion
 
     check_fusion(method, n_runs, **_fusion_options(method, args), labels=_FUSION_FLAGS)
 
 
 def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
     """Fuse run frames by ``method`` with the CLI's fusion options (shared by ``fuse`` and ``eval --fuse``)."""
-    from daft_retrieval.fuse import fuse
+    from daft_retrieval.fusion import fuse
 
     _check_fusion(method, len(runs), args)
     return fuse(runs, method=method, depth=depth, **_fusion_options(method, args))
@@ -262,7 +258,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
 
 
 def fuse_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.fuse.inputs import check_scores
+    from daft_retrieval.fusion.inputs import check_scores
     from daft_retrieval.load import read_run, write_run
 
     _check_fusion(args.method, len(args.runs), args)

@@ -299,7 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     from daft_retrieval.outputs import check_destination
 
     for flag in ("--output-run", "--output-dir", "--index-dir", "--scratch-dir"):  # before any search, not after
-        problem = check_destination(flag, getattr(args, flag[2:].replace("-", "_"), None))
+        path = getattr(args, flag[2:].replace("-", "_"), None)
+        if flag == "--index-dir" and path:
+            from daft_retrieval.index.atomic import check_index_dir
+
+            problem = check_destination(flag, path, check=check_index_dir)
+        else:
+            problem = check_destination(flag, path)
         if problem:
             print(f"daft-retrieval: error: {problem}", file=sys.stderr)
             return 2

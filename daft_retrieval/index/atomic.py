@@ -17,6 +17,8 @@ import shutil
 import stat
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 import daft
 
@@ -29,8 +31,9 @@ from daft_retrieval.outputs import (
     remove_stale_temps,
     temp_name,
 )
+from daft_retrieval.schema import INDEX_FILE
 
-__all__ = ["MARKER", "atomic_directory", "check_index_dir", "read_index_json", "write_shards"]
+__all__ = ["MARKER", "ShardedIndex", "atomic_directory", "check_index_dir", "read_index_json", "write_shards"]
 
 MARKER = ".daft-retrieval-index"
 
@@ -146,7 +149,7 @@ def atomic_directory(path: str, kind: str = "index") -> Iterator[str]:
         raise
 
 
-def write_shards(frame: daft.DataFrame, folder: str, meta: dict, *, index_file: str = "index.json") -> tuple[str, ...]:
+def write_shards(frame: daft.DataFrame, folder: str, meta: dict, *, index_file: str = INDEX_FILE) -> tuple[str, ...]:
     """Write ``frame`` as Parquet shards under ``folder/shards`` (one per file Daft writes) and ``meta`` plus the
     sorted shard list as ``folder/index_file``; returns the shard paths relative to ``folder``."""
     frame.write_parquet(os.path.join(folder, "shards"))
@@ -156,7 +159,7 @@ def write_shards(frame: daft.DataFrame, folder: str, meta: dict, *, index_file: 
     return shards
 
 
-def read_index_json(path: str, kind: str, builder: str, *, index_file: str = "index.json") -> dict:
+def read_index_json(path: str, kind: str, builder: str, *, index_file: str = INDEX_FILE) -> dict:
     """The ``index_file`` of the index directory ``path``, or a :class:`DataError` naming how to build one."""
     meta_path = os.path.join(path, index_file)
     if not os.path.exists(meta_path):
@@ -165,3 +168,26 @@ def read_index_json(path: str, kind: str, builder: str, *, index_file: str = "in
         meta = json.load(fh)
     meta["shards"] = tuple(meta.get("shards", ()))
     return meta
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShardedIndex:
+    """What the ``index.json`` of a sharded index folder records: its vector size, documents, shards (relative to
+    ``path``) and how its vectors were made (``encoder``: the model descriptor's fields). Each kind adds its own
+    fields and names itself (``kind``) and its builder in the message for a folder that is not one."""
+
+    path: str
+    dim: int
+    count: int
+    shards: tuple[str, ...]
+    encoder: dict = field(default_factory=dict)
+
+    kind: ClassVar[str] = "index"
+    builder: ClassVar[str] = "a build function"
+
+    @classmethod
+    def open(cls, path: str):
+        """The index recorded at ``path`` (only metadata: the shards load on the workers)."""
+        meta = read_index_json(path, cls.kind, cls.builder)
+        names = {f.name for f in fields(cls)} - {"path"}
+        return cls(path=path, **{k: v for k, v in meta.items() if k in names})

@@ -21,18 +21,18 @@ import daft
 from daft import DataType, col, lit
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.embed import document_text
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory
-from daft_retrieval.index.postings import DF, DOC, TERM_ID, VALUE, WEIGHT, Postings, build_postings
+from daft_retrieval.index.postings import DF, DOC, TERM_ID, Postings, build_postings
 from daft_retrieval.runner import persist
+from daft_retrieval.schema import VALUE, WEIGHT, document_text
 from daft_retrieval.score.bm25 import VARIANTS, bm25_weight
 from daft_retrieval.text.tokenize import Tokenizer
 
 __all__ = ["LENGTH", "BM25Index"]
 
 LENGTH = "length"
-_META = "index.json"
+_META = S.INDEX_FILE
 _FORMAT = "daft-retrieval/bm25-index/1"
 
 

@@ -24,9 +24,10 @@ import pyarrow as pa
 from daft import DataType
 
 from daft_retrieval import schema as S
-from daft_retrieval.index.postings import DOC, TERM_ID, WEIGHT
+from daft_retrieval.index.postings import DOC, TERM_ID
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
+from daft_retrieval.schema import WEIGHT
 
 __all__ = ["DOC_HITS", "ImpactSearcher", "Impacts", "top_k_rows"]
 

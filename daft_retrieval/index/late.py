@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import daft
 import numpy as np
@@ -28,33 +29,29 @@ import pyarrow as pa
 from daft import DataType, col, lit
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.tokens import TOKENS, unflatten
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import atomic_directory, check_index_dir, read_index_json, write_shards
+from daft_retrieval.index.atomic import ShardedIndex, atomic_directory, check_index_dir, write_shards
 from daft_retrieval.index.kmeans import assign, kmeans
 from daft_retrieval.index.vector import HIT
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 from daft_retrieval.runner import persist
-from daft_retrieval.score.maxsim import maxsim_many
+from daft_retrieval.score.maxsim import maxsim_many, unflatten
 
 __all__ = ["LateIndex", "LateSearcher", "build_late_index", "open_late_index"]
 
 CODES = "codes"
-_INDEX_FILE, _CENTROIDS = "index.json", "centroids.npy"
 
 
-@dataclass(frozen=True)
-class LateIndex:
-    """What ``index.json`` records."""
+@dataclass(frozen=True, kw_only=True)
+class LateIndex(ShardedIndex):
+    """What ``index.json`` records: with the shards, the token vectors and the centroids they were coded by."""
 
-    path: str
-    dim: int
-    count: int
     n_tokens: int
     n_centroids: int
-    shards: tuple[str, ...]
-    encoder: dict = field(default_factory=dict)
+
+    kind: ClassVar[str] = "late-interaction index"
+    builder: ClassVar[str] = "build_late_index"
 
 
 def default_centroids(n_tokens: int) -> int:
@@ -72,14 +69,14 @@ def _sample_tokens(embedded: daft.DataFrame, dim: int, fraction: float, seed: in
     """The token vectors of about ``fraction`` of the documents, chosen by a hash of their ids and stacked in doc id
     order: the same sample, so the same centroids, whatever the runner and the partitioning (a per-partition
     random sample, or rows in arrival order, gave other centroids on Ray than on the native runner)."""
-    rows = embedded.select(S.DOC_ID, TOKENS)
+    rows = embedded.select(S.DOC_ID, S.TOKENS)
     table = None
     if fraction < 1:
         cut = lit(int(fraction * (2**64 - 1))).cast(DataType.uint64())
         table = rows.where(col(S.DOC_ID).hash(seed=seed) <= cut).to_arrow()
     if table is None or table.num_rows == 0:  # the whole corpus (or a tiny one the hash cut emptied)
         table = rows.to_arrow()
-    return unflatten(table.sort_by(S.DOC_ID).column(TOKENS), dim)[0]
+    return unflatten(table.sort_by(S.DOC_ID).column(S.TOKENS), dim)[0]
 
 
 def build_late_index(
@@ -96,27 +93,27 @@ def build_late_index(
 
     Centroids come from k-means over about ``sample_tokens`` token vectors of a sample of documents.
     """
-    S.require_columns(embedded, [S.DOC_ID, TOKENS], "token-embedded corpus")
+    S.require_columns(embedded, [S.DOC_ID, S.TOKENS], "token-embedded corpus")
     check_index_dir(path)  # before the corpus is encoded
-    embedded = persist(embedded.select(S.DOC_ID, TOKENS))
+    embedded = persist(embedded.select(S.DOC_ID, S.TOKENS))
     count = embedded.count_rows()
     if count == 0:
         raise DataError("cannot index an empty corpus")
-    lengths = embedded.select((col(TOKENS).length() // dim).alias("n")).sum("n").to_pydict()["n"][0]
+    lengths = embedded.select((col(S.TOKENS).length() // dim).alias("n")).sum("n").to_pydict()["n"][0]
     n_tokens = int(lengths or 0)
     n_centroids = n_centroids or default_centroids(n_tokens)
     centroids = kmeans(_sample_tokens(embedded, dim, sample_tokens / max(1, n_tokens), seed), n_centroids, seed=seed)
     with atomic_directory(path, "late-interaction index") as tmp:
-        np.save(os.path.join(tmp, _CENTROIDS), centroids)
-        coded = embedded.with_column(CODES, _codes(col(TOKENS), centroids))
+        np.save(os.path.join(tmp, S.CENTROIDS_FILE), centroids)
+        coded = embedded.with_column(CODES, _codes(col(S.TOKENS), centroids))
         meta = {"dim": dim, "count": count, "n_tokens": n_tokens, "n_centroids": len(centroids)}
         shards = write_shards(coded, tmp, {**meta, "encoder": encoder or {}})
-    return LateIndex(path, dim, count, n_tokens, len(centroids), shards, encoder or {})
+    return LateIndex(path=path, shards=shards, **meta, encoder=encoder or {})
 
 
 def open_late_index(path: str) -> LateIndex:
     """Read ``index.json`` of a late index directory."""
-    return LateIndex(path=path, **read_index_json(path, "late-interaction index", "build_late_index"))
+    return LateIndex.open(path)
 
 
 class _Shard:
@@ -127,7 +124,7 @@ class _Shard:
 
         table = pq.read_table(file)
         self.ids = np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object)
-        self.tokens, self.starts = unflatten(table.column(TOKENS), dim)
+        self.tokens, self.starts = unflatten(table.column(S.TOKENS), dim)
         codes = table.column(CODES).combine_chunks().values.to_numpy(zero_copy_only=False).astype(np.int64)
         self.codes = codes
         self.centroids = np.load(centroids_file)

@@ -24,14 +24,12 @@ from daft.functions import row_number
 
 from daft_retrieval import schema as S
 from daft_retrieval.runner import persist
-from daft_retrieval.text.tokenize import TERM
+from daft_retrieval.schema import TERM, VALUE
 
-__all__ = ["DF", "DOC", "TERM", "TERM_ID", "VALUE", "WEIGHT", "Postings", "build_postings", "number"]
+__all__ = ["DF", "DOC", "TERM_ID", "Postings", "build_postings", "number"]
 
 DOC = "doc"
 TERM_ID = "term_id"
-VALUE = "value"
-WEIGHT = "weight"  # a posting's precomputed score contribution (BM25), or a sparse vector's weight
 DF = "df"
 
 

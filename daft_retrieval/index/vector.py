@@ -9,7 +9,8 @@ Scores: dot product (``metric="dot"``) or cosine (``metric="cosine"``: vectors a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import daft
 import numpy as np
@@ -18,26 +19,23 @@ from daft import DataType, col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import atomic_directory, check_index_dir, read_index_json, write_shards
+from daft_retrieval.index.atomic import ShardedIndex, atomic_directory, check_index_dir, write_shards
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 
 __all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "check_metric", "open_vector_index", "to_matrix"]
 
-_INDEX_FILE = "index.json"
 HIT = DataType.list(DataType.struct({S.DOC_ID: DataType.string(), S.SCORE: DataType.float64()}))
 
 
-@dataclass(frozen=True)
-class VectorIndex:
-    """What ``index.json`` records: where the shards are and how their vectors were made."""
+@dataclass(frozen=True, kw_only=True)
+class VectorIndex(ShardedIndex):
+    """What ``index.json`` records: where the shards are, how their vectors were made and compared (``metric``)."""
 
-    path: str
-    dim: int
-    count: int
     metric: str
-    shards: tuple[str, ...]
-    encoder: dict = field(default_factory=dict)
+
+    kind: ClassVar[str] = "vector index"
+    builder: ClassVar[str] = "build_vector_index"
 
 
 def to_matrix(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
@@ -68,16 +66,16 @@ def build_vector_index(
     >>> build_vector_index(embedded, "data/index/demo-minilm")  # doctest: +SKIP
     """
     check_metric(metric)
-    S.require_columns(embedded, [S.DOC_ID, "embedding"], "embedded corpus")
+    S.require_columns(embedded, [S.DOC_ID, S.EMBEDDING], "embedded corpus")
     check_index_dir(path)  # before the corpus is encoded
-    dtype = embedded.schema()["embedding"].dtype
+    dtype = embedded.schema()[S.EMBEDDING].dtype
     count = embedded.count_rows()
     if count == 0:
         raise DataError("cannot index an empty corpus")
-    dim = len(embedded.limit(1).to_pydict()["embedding"][0])
+    dim = len(embedded.limit(1).to_pydict()[S.EMBEDDING][0])
     with atomic_directory(path, "vector index") as tmp:
         # one shard per Parquet file Daft writes (per partition, split at Daft's target file size)
-        frame = embedded.select(col(S.DOC_ID), col("embedding").cast(DataType.fixed_size_list(DataType.float32(), dim)))
+        frame = embedded.select(col(S.DOC_ID), col(S.EMBEDDING).cast(DataType.fixed_size_list(DataType.float32(), dim)))
         meta = {"dim": dim, "count": count, "metric": metric, "encoder": encoder or {}, "dtype": str(dtype)}
         shards = write_shards(frame, tmp, meta)
     return VectorIndex(path=path, dim=dim, count=count, metric=metric, shards=shards, encoder=encoder or {})
@@ -85,9 +83,7 @@ def build_vector_index(
 
 def open_vector_index(path: str) -> VectorIndex:
     """Read ``index.json`` of an index directory (only metadata: the shards load on the workers)."""
-    meta = read_index_json(path, "vector index", "build_vector_index")
-    fields = ("dim", "count", "metric", "shards")
-    return VectorIndex(path=path, **{k: meta[k] for k in fields}, encoder=meta.get("encoder", {}))
+    return VectorIndex.open(path)
 
 
 def _load_shard(file: str, dim: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +93,7 @@ def _load_shard(file: str, dim: int, metric: str) -> tuple[np.ndarray, np.ndarra
         import pyarrow.parquet as pq
 
         table = pq.read_table(file)
-        matrix = to_matrix(table.column("embedding"), dim)
+        matrix = to_matrix(table.column(S.EMBEDDING), dim)
         if metric == "cosine":
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             matrix = matrix / np.where(norms == 0, 1, norms)
@@ -112,7 +108,7 @@ class VectorSearcher:
     """Exact top-k over one shard of a vector index, applied to a column of query vectors.
 
     >>> searcher = VectorSearcher("data/index/demo/shards/0.parquet", 384, "cosine", 10)  # doctest: +SKIP
-    >>> queries.select(searcher.top_k(daft.col("embedding")))  # doctest: +SKIP
+    >>> queries.select(searcher.top_k(daft.col(S.EMBEDDING)))  # doctest: +SKIP
     """
 
     def __init__(self, file: str, dim: int, metric: str, k: int) -> None:

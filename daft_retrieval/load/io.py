@@ -15,38 +15,15 @@ for a silent HTTP server and 200 s for a refused S3 endpoint.
 
 from __future__ import annotations
 
-import math
 import os
 
 import daft
 
-from daft_retrieval.errors import DataError
+from daft_retrieval.runner import DEFAULT_TIMEOUT, TIMEOUT_ENV, remote_timeout
 
 __all__ = ["DEFAULT_TIMEOUT", "TIMEOUT_ENV", "remote_timeout", "s3_config"]
 
-DEFAULT_TIMEOUT = 60.0
-TIMEOUT_ENV = "DAFT_RETRIEVAL_TIMEOUT"
 _S3_TRIES = 2
-
-
-def remote_timeout(timeout: float | None = None) -> float:
-    """``timeout`` if given, else ``$DAFT_RETRIEVAL_TIMEOUT``, else 60 s; a :class:`DataError` unless > 0.
-
-    >>> remote_timeout(5)
-    5.0
-    """
-    source = "timeout"
-    if timeout is None and os.environ.get(TIMEOUT_ENV):
-        source, timeout = TIMEOUT_ENV, os.environ[TIMEOUT_ENV]
-    if timeout is None:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(timeout)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise DataError(f"{source} must be a number of seconds > 0, not {timeout!r}")
-    return value
 
 
 def s3_config(

@@ -10,18 +10,15 @@ in ``__init__`` on the worker, once per process.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import daft
 import numpy as np
 from daft import DataType
 
 from daft_retrieval import schema as S
-from daft_retrieval.device import per_device, torch_device
-from daft_retrieval.encode.dense import DenseConfig
-from daft_retrieval.encode.models import loading, resolve_model
-from daft_retrieval.memo import load_once
+from daft_retrieval.encode.descriptor import Encoder, ModelConfig
 from daft_retrieval.progress import Progress
 
 __all__ = ["CrossConfig", "CrossEncoderScorer"]
@@ -32,43 +29,43 @@ GROUP_SCORES = DataType.list(
 )
 
 
-@dataclass(frozen=True)
-class CrossConfig:
-    """Model and run options of a cross-encoder (``max_length``: tokens per pair, None = the model's)."""
+@dataclass(frozen=True, kw_only=True)
+class CrossConfig(ModelConfig):
+    """Model and run options of a cross-encoder (``max_length``: tokens per pair, None = the model's). A
+    cross-encoder scores pairs: it has no vector size and no cache entry."""
 
-    model: str
-    device: str | None = None
-    fp16: bool = False
-    batch_size: int = 32
     max_length: int | None = None
 
-    def __post_init__(self) -> None:
-        DenseConfig(model=self.model, device=self.device, batch_size=self.batch_size)  # same checks
+    kind: ClassVar[str] = "cross"
+    weights: ClassVar[str] = "cross"
+    positive: ClassVar[tuple[str, ...]] = ("max_length",)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _load(config: CrossConfig) -> tuple:
-    """(CrossEncoder, the lock its calls take turns on), once per process (:mod:`daft_retrieval.memo`)."""
-
-    def build() -> tuple:
+    def construct(self, path: str, device: str) -> Any:
         from sentence_transformers import CrossEncoder
 
-        device = torch_device(config.device)
-        with loading(config.model):
-            model = CrossEncoder(resolve_model(config.model), device=device, max_length=config.max_length)
-        if config.fp16 and device.startswith("cuda"):
-            model.model.half()
-        return model, threading.Lock()
+        return CrossEncoder(path, device=device, max_length=self.max_length)
 
-    return load_once(("cross", config.model, config.device, config.fp16, config.max_length), build)
+    def half(self, model: Any) -> Any:
+        model.model.half()
+        return model
+
+    def configure(self, model: Any) -> None:
+        """Nothing beyond construction (``max_length`` is a constructor argument)."""
+
+    def load_key(self) -> tuple:
+        return (self.weights, self.model, self.device, self.fp16, self.max_length)
+
+    def dimensions(self) -> None:
+        """None: a cross-encoder gives one score per pair, no vector."""
+        return None
 
 
 class _CrossScorer:
+    """The worker side of :class:`CrossEncoderScorer` (run by ``daft.cls``)."""
+
     def __init__(self, config: CrossConfig) -> None:
         self.config = config
-        self.model, self.lock = _load(config)
+        self.model, self.lock = config.build()
         self.progress = Progress(f"reranking with {config.model}")
 
     @daft.method.batch(return_dtype=DataType.float64(), batch_size=256)
@@ -101,10 +98,18 @@ class _CrossScorer:
         return out
 
 
-_CROSS_SCORER = per_device(_CrossScorer, "CrossEncoderScorer")
+class CrossEncoderScorer(Encoder):
+    """A cross-encoder as a Daft class: ``score(queries, documents)`` and ``score_groups(groups)`` are column
+    expressions. ``model``: a spec or a :class:`CrossConfig`; ``options``: its fields (checked now, nothing
+    loads)."""
 
+    config_type = CrossConfig
+    worker = _CrossScorer
 
-def CrossEncoderScorer(model: str, **options) -> object:
-    """A Daft cross-encoder for ``model``; options as :class:`CrossConfig` (checked now, nothing loads)."""
-    config = replace(CrossConfig(model), **options)
-    return _CROSS_SCORER(config.device)(config)
+    def score(self, queries: daft.Expression, documents: daft.Expression) -> daft.Expression:
+        """The model's score of each (query text, document text) row."""
+        return self.udf.score(queries, documents)
+
+    def score_groups(self, groups: daft.Expression) -> daft.Expression:
+        """Each row's group of pairs scored as one model batch (see the worker's ``score_groups``)."""
+        return self.udf.score_groups(groups)

@@ -14,8 +14,7 @@ import numpy as np
 from daft import DataType
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.tokens import unflatten
-from daft_retrieval.score.maxsim import maxsim
+from daft_retrieval.score.maxsim import maxsim, unflatten
 
 __all__ = ["MaxSimScorer"]
 

@@ -11,31 +11,37 @@ rank``, trec_eval order) holding those candidates only.
 
     >>> first = bm25_search(ds.corpus, ds.queries, k=100)  # doctest: +SKIP
     >>> run = rerank(first, ds.queries, ds.corpus, method="bi", model="all-mpnet-base-v2", depth=100)  # doctest: +SKIP
+    >>> cross = CrossConfig("cross-encoder/ms-marco-MiniLM-L6-v2", fp16=True)
+    >>> run = rerank(first, ds.queries, ds.corpus, model=cross)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import daft
 from daft import DataType, Window, col
 from daft.functions import row_number, to_struct
 
+from daft_retrieval import registry
 from daft_retrieval import schema as S
+from daft_retrieval.encode.column import encode
 from daft_retrieval.encode.dense import DenseConfig
-from daft_retrieval.encode.embed import EMBEDDING, document_text, embed_texts
-from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors, unflatten
+from daft_retrieval.encode.descriptor import ModelConfig
+from daft_retrieval.encode.tokens import TokenConfig
 from daft_retrieval.errors import DataError
+from daft_retrieval.reranking.cross import CrossConfig
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import persist
+from daft_retrieval.score.maxsim import unflatten
 
 if TYPE_CHECKING:
     from daft_retrieval.cache.store import EmbeddingCache
 
 __all__ = ["RERANKERS", "candidates", "rerank"]
 
-RERANKERS = ("cross", "bi", "late")
+RERANKERS = tuple(registry.RERANKERS.names())  # ("cross", "bi", "late")
+_CONFIGS: dict[str, type[ModelConfig]] = {"cross": CrossConfig, "bi": DenseConfig, "late": TokenConfig}
 QUERY, DOCUMENT = "query", "document"
 _Q, _D = "_query_vector", "_document_vector"
 _QIDS, _HITS, _GROUP = "_query_ids", "_hits", "_group"
@@ -50,7 +56,7 @@ def candidates(run: daft.DataFrame, queries: daft.DataFrame, corpus: daft.DataFr
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus (rerank(run, queries, corpus, ...))")
     top = run.where(col(S.RANK) <= depth).select(S.QUERY_ID, S.DOC_ID)
     texts = queries.select(S.QUERY_ID, col(S.TEXT).alias(QUERY))
-    docs = corpus.select(S.DOC_ID, document_text().alias(DOCUMENT))
+    docs = corpus.select(S.DOC_ID, S.document_text().alias(DOCUMENT))
     return top.join(texts, on=S.QUERY_ID).join(docs, on=S.DOC_ID)
 
 
@@ -60,40 +66,42 @@ def rerank(
     corpus: daft.DataFrame,
     *,
     method: str = "cross",
-    model: str,
+    model: str | ModelConfig,
     depth: int = 100,
     cache: EmbeddingCache | None = None,
-    **options,
+    **options: Any,
 ) -> daft.DataFrame:
     """The top ``depth`` of ``run`` per query rescored by ``model`` under ``method`` (see the module doc).
 
-    ``options`` go to the model's config (:class:`~daft_retrieval.reranking.cross.CrossConfig`,
+    ``model``: a spec, or the descriptor of the method's kind (:class:`~daft_retrieval.reranking.cross.CrossConfig`,
     :class:`~daft_retrieval.encode.dense.DenseConfig` or :class:`~daft_retrieval.encode.tokens.TokenConfig`);
-    ``cache`` serves the bi-encoder's and late interaction's embeddings (a cross-encoder scores pairs: no cache).
+    ``options``: its fields. ``cache`` serves the bi-encoder's and late interaction's embeddings (a cross-encoder
+    scores pairs: no cache).
     """
     if method not in RERANKERS:
         raise DataError(f"unknown reranker {method!r}: expected one of {', '.join(RERANKERS)}")
-    if not isinstance(model, str) or not model:
+    if not isinstance(model, ModelConfig) and (not isinstance(model, str) or not model):
         raise DataError(f"rerank needs model= (a local folder, an offline short name or a hub id), not {model!r}")
+    config = _CONFIGS[method].of(model, **options)
     pairs = persist(candidates(run, queries, corpus, depth))
     if method == "cross":
-        scored = _cross_encoder(pairs, model, options)
+        scored = _cross_encoder(pairs, config)
     elif method == "bi":
-        scored = _bi_encoder(pairs, DenseConfig(model=model, **options), cache)
+        scored = _bi_encoder(pairs, config, cache)
     else:
-        scored = _late_interaction(pairs, TokenConfig(model=model, **options), cache)
+        scored = _late_interaction(pairs, config, cache)
     return persist(rank_run(scored))
 
 
-def _cross_encoder(pairs: daft.DataFrame, model: str, options: dict) -> daft.DataFrame:
+def _cross_encoder(pairs: daft.DataFrame, config: CrossConfig) -> daft.DataFrame:
     """Each pair scored in a fixed group: pairs sorted by (query_id, doc_id) and cut every ``batch_size`` rows,
     each group one model batch (:meth:`~daft_retrieval.reranking.cross.CrossEncoderScorer.score_groups`), so the
     scores are the same bits however Daft partitions the pairs (alone or in another batch, a pair's padded
     length, and so its score's last bits, change)."""
-    from daft_retrieval.reranking.cross import POSITION, CrossConfig, CrossEncoderScorer  # its fields: QUERY, ...
+    from daft_retrieval.reranking.cross import POSITION, CrossEncoderScorer  # its fields: QUERY, ...
 
-    scorer = CrossEncoderScorer(model, **options)
-    size = replace(CrossConfig(model), **options).batch_size
+    scorer = CrossEncoderScorer(config)
+    size = config.batch_size
     position = row_number().over(Window().order_by(S.QUERY_ID, S.DOC_ID)) - 1
     numbered = pairs.with_column(POSITION, position).with_column(_GROUP, col(POSITION) // size)
     fields = to_struct(col(POSITION), col(S.QUERY_ID), col(S.DOC_ID), col(QUERY), col(DOCUMENT))
@@ -110,11 +118,11 @@ def _bi_encoder(pairs: daft.DataFrame, config: DenseConfig, cache) -> daft.DataF
     """Dot product of the embeddings: the cosine, as the model normalises them unless ``normalize=False``."""
     queries = _unique_texts(pairs, S.QUERY_ID, QUERY)
     docs = _unique_texts(pairs, S.DOC_ID, DOCUMENT)
-    query_vectors = embed_texts(queries, S.QUERY_ID, col(QUERY), config, role="query", cache=cache)
-    doc_vectors = embed_texts(docs, S.DOC_ID, col(DOCUMENT), config, role="document", cache=cache)
+    query_vectors = encode(queries, S.QUERY_ID, col(QUERY), config, role="query", cache=cache)
+    doc_vectors = encode(docs, S.DOC_ID, col(DOCUMENT), config, role="document", cache=cache)
     joined = pairs.select(S.QUERY_ID, S.DOC_ID)
-    joined = joined.join(query_vectors.select(S.QUERY_ID, col(EMBEDDING).alias(_Q)), on=S.QUERY_ID)
-    joined = joined.join(doc_vectors.select(S.DOC_ID, col(EMBEDDING).alias(_D)), on=S.DOC_ID)
+    joined = joined.join(query_vectors.select(S.QUERY_ID, col(S.EMBEDDING).alias(_Q)), on=S.QUERY_ID)
+    joined = joined.join(doc_vectors.select(S.DOC_ID, col(S.EMBEDDING).alias(_D)), on=S.DOC_ID)
     score = daft.functions.dot_product(col(_Q), col(_D)).cast(DataType.float64())
     return joined.select(S.QUERY_ID, S.DOC_ID, score.alias(S.SCORE))
 
@@ -124,18 +132,16 @@ def _late_interaction(pairs: daft.DataFrame, config: TokenConfig, cache) -> daft
     (small) token matrices of the queries that retrieved it, so no token matrix is copied per pair."""
     from daft_retrieval.reranking.maxsim import MaxSimScorer
 
-    dim = token_dim(config)
-    queries = token_vectors(
-        _unique_texts(pairs, S.QUERY_ID, QUERY), S.QUERY_ID, col(QUERY), config, role="query", cache=cache
-    )
+    dim = config.dimensions()
+    queries = encode(_unique_texts(pairs, S.QUERY_ID, QUERY), S.QUERY_ID, col(QUERY), config, role="query", cache=cache)
     q = queries.to_arrow()
-    matrix, starts = unflatten(q.column(TOKENS), dim)
+    matrix, starts = unflatten(q.column(S.TOKENS), dim)
     query_tokens = {qid: matrix[starts[i] : starts[i + 1]] for i, qid in enumerate(q.column(S.QUERY_ID).to_pylist())}
-    docs = token_vectors(
+    docs = encode(
         _unique_texts(pairs, S.DOC_ID, DOCUMENT), S.DOC_ID, col(DOCUMENT), config, role="document", cache=cache
     )
     by_doc = pairs.groupby(S.DOC_ID).agg(col(S.QUERY_ID).list_agg().alias(_QIDS)).join(docs, on=S.DOC_ID)
     scorer = MaxSimScorer(query_tokens, dim)
-    hits = by_doc.select(S.DOC_ID, scorer.score(col(TOKENS), col(_QIDS)).alias(_HITS))
+    hits = by_doc.select(S.DOC_ID, scorer.score(col(S.TOKENS), col(_QIDS)).alias(_HITS))
     flat = hits.explode(_HITS)
     return flat.select(col(_HITS)[S.QUERY_ID].alias(S.QUERY_ID), S.DOC_ID, col(_HITS)[S.SCORE].alias(S.SCORE))

@@ -1,25 +1,24 @@
 """Late-interaction retrieval (ColBERT-style): token embeddings, centroid-pruned candidates, exact MaxSim.
 
 >>> ds = load_beir("data/demo")  # doctest: +SKIP
->>> run = late_search(ds.corpus, ds.queries, config=TokenConfig("all-MiniLM-L6-v2"), k=100)  # doctest: +SKIP
+>>> run = late_search(ds.corpus, ds.queries, model=TokenConfig("all-MiniLM-L6-v2"), k=100)  # doctest: +SKIP
 >>> exact = late_search(ds.corpus, ds.queries, k=100, nprobe=0)  # brute-force MaxSim  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import daft
 from daft import col
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.embed import document_text
-from daft_retrieval.encode.tokens import TOKENS, TokenConfig, token_dim, token_vectors
+from daft_retrieval.encode.column import encode
+from daft_retrieval.encode.tokens import TokenConfig
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import check_index_dir
 from daft_retrieval.index.late import LateIndex, LateSearcher, build_late_index
-from daft_retrieval.paths import scratch_directory
+from daft_retrieval.retrieve.indexed import indexed_search
 from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
 
@@ -30,51 +29,60 @@ __all__ = ["build_late_index_for", "late_search", "search_late_index"]
 
 
 def build_late_index_for(
-    corpus: daft.DataFrame, path: str, config: TokenConfig, *, cache: EmbeddingCache | None = None, **options
+    corpus: daft.DataFrame,
+    path: str,
+    model: str | TokenConfig | None = None,
+    *,
+    cache: EmbeddingCache | None = None,
+    **options: Any,
 ) -> LateIndex:
-    """Token-embed ``corpus`` (title + " " + text) and write a late-interaction index at ``path``."""
+    """Token-embed ``corpus`` (title + " " + text) with ``model`` (a spec or a
+    :class:`~daft_retrieval.encode.tokens.TokenConfig`) and write a late-interaction index at ``path``;
+    ``options``: :func:`~daft_retrieval.index.late.build_late_index`'s (centroids, sample, ...)."""
+    config = TokenConfig.of(model)
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
-    embedded = token_vectors(corpus, S.DOC_ID, document_text(), config, role="document", cache=cache)
-    return build_late_index(embedded, path, dim=token_dim(config), encoder=config.as_dict(), **options)
+    embedded = encode(corpus, S.DOC_ID, S.document_text(), config, role="document", cache=cache)
+    return build_late_index(embedded, path, dim=config.dimensions(), encoder=config.as_dict(), **options)
 
 
 def search_late_index(
     index: LateIndex, query_tokens: daft.DataFrame, k: int, *, nprobe: int = 4, candidates: int = 1024
 ) -> daft.DataFrame:
     """Top ``k`` per query (``query_id, tokens`` rows) from every shard, merged into a run frame."""
-    centroids = os.path.join(index.path, "centroids.npy")
+    centroids = os.path.join(index.path, S.CENTROIDS_FILE)
     searchers = (
         LateSearcher(os.path.join(index.path, shard), centroids, index.dim, k, nprobe, candidates)
         for shard in index.shards
     )
-    return rank_run(merge_hits(query_tokens, (searcher.top_k(col(TOKENS)) for searcher in searchers)), k)
+    return rank_run(merge_hits(query_tokens, (searcher.top_k(col(S.TOKENS)) for searcher in searchers)), k)
 
 
 def late_search(
     corpus: daft.DataFrame,
     queries: daft.DataFrame,
     *,
-    config: TokenConfig | None = None,
+    model: str | TokenConfig | None = None,
     k: int = 100,
     nprobe: int = 4,
     candidates: int = 1024,
     index_dir: str | None = None,
     cache: EmbeddingCache | None = None,
+    **options: Any,
 ) -> daft.DataFrame:
     """Late-interaction retrieval end to end (index at ``index_dir`` or in a temporary folder); ``nprobe=0`` is
-    brute-force MaxSim over every document. ``cache``: an embedding cache for the token vectors."""
-    config = config or TokenConfig()
+    brute-force MaxSim over every document. ``model``: a spec or a
+    :class:`~daft_retrieval.encode.tokens.TokenConfig` (``options``: its fields; default all-MiniLM-L6-v2);
+    ``cache``: an embedding cache for the token vectors."""
+    config = TokenConfig.of(model, **options)
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
     for name, value, least in (("k", k, 1), ("nprobe", nprobe, 0), ("candidates", candidates, 1)):
         if value < least:  # before any encoding
             raise DataError(f"{name} must be >= {least}, not {value}")
-    if index_dir is not None:
-        check_index_dir(index_dir)  # a folder not ours to replace is refused before any encoding
-    query_tokens = persist(token_vectors(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache))
-    if index_dir is not None:
-        index = build_late_index_for(corpus, index_dir, config, cache=cache)
-        return persist(search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates))
-    with scratch_directory("daft-retrieval-late-") as tmp:
-        index = build_late_index_for(corpus, os.path.join(tmp, "index"), config, cache=cache)
-        return persist(search_late_index(index, query_tokens, k, nprobe=nprobe, candidates=candidates))
+    return indexed_search(
+        index_dir,
+        "daft-retrieval-late-",
+        queries=lambda: persist(encode(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache)),
+        build=lambda path: build_late_index_for(corpus, path, config, cache=cache),
+        search=lambda index, tokens: search_late_index(index, tokens, k, nprobe=nprobe, candidates=candidates),
+    )

@@ -29,10 +29,11 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.exact import sum_in_key_order
 from daft_retrieval.index.impacts import ImpactSearcher
-from daft_retrieval.index.postings import DF, DOC, TERM, TERM_ID, VALUE, Postings
+from daft_retrieval.index.postings import DF, DOC, TERM_ID, Postings
 from daft_retrieval.paths import scratch_directory
 from daft_retrieval.run import merge_hits, rank_run
 from daft_retrieval.runner import persist
+from daft_retrieval.schema import TERM, VALUE
 
 __all__ = ["search_postings"]
 

@@ -9,76 +9,62 @@ groupby as BM25 (:func:`daft_retrieval.retrieve.postings.search_postings`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import daft
 from daft import col
 
 from daft_retrieval import schema as S
-from daft_retrieval.encode.embed import document_text
-from daft_retrieval.encode.sparse import SparseConfig, resolve_sparse_model, sparse_encoder
-from daft_retrieval.index.postings import TERM, VALUE, WEIGHT, Postings, build_postings
+from daft_retrieval.encode.column import encode
+from daft_retrieval.encode.sparse import SparseConfig
+from daft_retrieval.index.postings import Postings, build_postings
 from daft_retrieval.retrieve.postings import search_postings
 
 if TYPE_CHECKING:
     from daft_retrieval.cache.store import EmbeddingCache
 
-__all__ = ["sparse_rows", "sparse_vectors", "splade_index", "splade_search"]
-
-_VECTOR = "_sparse"
+__all__ = ["sparse_rows", "splade_index", "splade_search"]
 
 
-def sparse_rows(frame: daft.DataFrame, key: str, vectors: daft.Expression) -> daft.DataFrame:
-    """``key, term, value`` rows of a ``list<struct{term, weight}>`` expression (one row per non-zero term)."""
-    exploded = frame.select(col(key), vectors.alias(_VECTOR)).explode(_VECTOR).where(col(_VECTOR).not_null())
-    unnested = exploded.select(col(key), col(_VECTOR).unnest())
-    return unnested.select(col(key), col(TERM), col(WEIGHT).alias(VALUE))
-
-
-def sparse_vectors(
-    frame: daft.DataFrame,
-    key: str,
-    text: daft.Expression,
-    config: SparseConfig,
-    *,
-    role: str,
-    cache: EmbeddingCache | None = None,
-) -> daft.DataFrame:
-    """``key, term, value`` rows of the texts' sparse vectors; with a ``cache``, only its misses are encoded."""
-    from daft_retrieval.cache.cached import encode_column
-    from daft_retrieval.cache.store import VALUE as ENCODED
-
-    encoder = sparse_encoder(config)
-    method = encoder.encode_queries if role == "query" else encoder.encode_documents
-    kwargs = {"kind": "sparse", "config": config, "role": role, "cache": cache, "resolve": resolve_sparse_model}
-    vectors = encode_column(frame, key, text, method, **kwargs)
-    return sparse_rows(vectors, key, col(ENCODED))
+def sparse_rows(frame: daft.DataFrame, key: str, vectors: daft.Expression | None = None) -> daft.DataFrame:
+    """``key, term, value`` rows of a ``list<struct{term, weight}>`` expression (default: the ``sparse`` column
+    :func:`~daft_retrieval.encode.column.encode` gives), one row per non-zero term."""
+    vectors = col(S.SPARSE) if vectors is None else vectors
+    exploded = frame.select(col(key), vectors.alias(S.SPARSE)).explode(S.SPARSE).where(col(S.SPARSE).not_null())
+    unnested = exploded.select(col(key), col(S.SPARSE).unnest())
+    return unnested.select(col(key), col(S.TERM), col(S.WEIGHT).alias(S.VALUE))
 
 
 def splade_index(
-    corpus: daft.DataFrame, *, model: str = "splade-tiny", cache: EmbeddingCache | None = None, **options
+    corpus: daft.DataFrame,
+    *,
+    model: str | SparseConfig | None = None,
+    cache: EmbeddingCache | None = None,
+    **options: Any,
 ) -> Postings:
-    """Postings (``value`` = document term weight) of ``corpus`` encoded by ``model`` (options: SparseConfig)."""
+    """Postings (``value`` = document term weight) of ``corpus`` encoded by ``model`` (a spec or a
+    :class:`~daft_retrieval.encode.sparse.SparseConfig`; ``options``: its fields; default splade-tiny)."""
+    config = SparseConfig.of(model, **options)
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
-    config = SparseConfig(model=model, **options)
-    rows = sparse_vectors(corpus, S.DOC_ID, document_text(), config, role="document", cache=cache)
-    return build_postings(rows, documents=corpus)
+    vectors = encode(corpus, S.DOC_ID, S.document_text(), config, role="document", cache=cache)
+    return build_postings(sparse_rows(vectors, S.DOC_ID), documents=corpus)
 
 
 def splade_search(
     corpus_or_index: daft.DataFrame | Postings,
     queries: daft.DataFrame,
     *,
-    model: str = "splade-tiny",
+    model: str | SparseConfig | None = None,
     k: int = 100,
     cache: EmbeddingCache | None = None,
-    **options,
+    **options: Any,
 ) -> daft.DataFrame:
-    """Top-``k`` SPLADE run for ``queries`` (``query_id, text``) over a corpus frame or a :func:`splade_index`
-    (options: :class:`~daft_retrieval.encode.sparse.SparseConfig`; ``cache``: an embedding cache)."""
+    """Top-``k`` SPLADE run for ``queries`` (``query_id, text``) over a corpus frame or a :func:`splade_index`;
+    ``model``: a spec or a :class:`~daft_retrieval.encode.sparse.SparseConfig` (``options``: its fields);
+    ``cache``: an embedding cache."""
+    config = SparseConfig.of(model, **options)
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
-    config = SparseConfig(model=model, **options)
     is_index = isinstance(corpus_or_index, Postings)
-    index = corpus_or_index if is_index else splade_index(corpus_or_index, model=model, cache=cache, **options)
-    rows = sparse_vectors(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache)
-    return search_postings(rows, index, k, weight=VALUE)
+    index = corpus_or_index if is_index else splade_index(corpus_or_index, model=config, cache=cache)
+    vectors = encode(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache)
+    return search_postings(sparse_rows(vectors, S.QUERY_ID), index, k, weight=S.VALUE)

@@ -10,8 +10,9 @@ score(q, d) = sum over query tokens i of max over document tokens j of <q_i, d_j
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
-__all__ = ["maxsim", "maxsim_many"]
+__all__ = ["maxsim", "maxsim_many", "unflatten"]
 
 
 def maxsim(query: np.ndarray, document: np.ndarray) -> float:
@@ -38,3 +39,17 @@ def maxsim_many(query: np.ndarray, tokens: np.ndarray, starts: np.ndarray) -> np
     best = np.maximum.reduceat(similarity, starts[:-1][nonempty], axis=1)  # n_q x nonempty docs
     scores[nonempty] = best.sum(axis=0)
     return scores
+
+
+def unflatten(column: pa.ChunkedArray | pa.Array, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(every row's token vectors stacked, ``n x dim``; row starts, ``rows + 1``) of a column of flat token
+    matrices: row i's tokens are ``matrix[starts[i]:starts[i + 1]]`` (none for a null row). No copy for float32.
+
+    >>> matrix, starts = unflatten(pa.array([[1.0, 0.0, 0.0, 1.0], [0.6, 0.8]], pa.list_(pa.float32())), 2)
+    >>> matrix.shape, starts.tolist()
+    ((3, 2), [0, 2, 3])
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    offsets = np.asarray(array.offsets, dtype=np.int64)
+    values = array.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+    return values.astype(np.float32, copy=False).reshape(-1, dim), (offsets - offsets[0]) // dim

@@ -27,12 +27,12 @@ import pyarrow.compute as pc
 from daft import DataType, Expression, col
 
 from daft_retrieval.errors import DataError
+from daft_retrieval.schema import TERM
 from daft_retrieval.text.stem import check_stemmer, stem_array, stem_words
 from daft_retrieval.text.stopwords import stopword_list
 
-__all__ = ["DEFAULT_PATTERN", "TERM", "Tokenizer"]
+__all__ = ["DEFAULT_PATTERN", "Tokenizer"]
 
-TERM = "term"
 DEFAULT_PATTERN = r"(?u)\b\w\w+\b"
 # Python's \w is exactly [\p{L}\p{N}_] (checked over every code point of Python's Unicode database), and a
 # findall of \b\w\w+\b returns the maximal runs of two or more of them.

@@ -4,7 +4,7 @@
 - CombMNZ(d) = CombSUM(d) x |{r : d in r}|
 - weighted sum(d) = sum_r w_r x norm_r(d)     (a run without d contributes 0)
 
-The terms are added in the runs' order (:func:`~daft_retrieval.fuse.inputs.sum_over_runs`), as ranx adds them:
+The terms are added in the runs' order (:func:`~daft_retrieval.fusion.inputs.sum_over_runs`), as ranx adds them:
 the same bits however Daft partitions the rows.
 """
 
@@ -16,9 +16,9 @@ import daft
 from daft import col, lit
 
 from daft_retrieval import schema as S
-from daft_retrieval.fuse.by_name import check_fusion
-from daft_retrieval.fuse.inputs import RUNS, fusion_inputs, sum_over_runs
-from daft_retrieval.fuse.normalize import normalize
+from daft_retrieval.fusion.by_name import check_fusion
+from daft_retrieval.fusion.inputs import RUNS, fusion_inputs, sum_over_runs
+from daft_retrieval.fusion.normalize import normalize
 from daft_retrieval.run import check_runs, rank_run
 from daft_retrieval.runner import materialize
 
@@ -26,7 +26,7 @@ __all__ = ["comb_mnz", "comb_sum", "weighted_sum"]
 
 
 def _fused(runs: Sequence[daft.DataFrame], norm: str, weights: Sequence[float] | None, what: str) -> daft.DataFrame:
-    """The options checked (:func:`~daft_retrieval.fuse.by_name.check_fusion`: one finite weight per run, not all
+    """The options checked (:func:`~daft_retrieval.fusion.by_name.check_fusion`: one finite weight per run, not all
     0; a known norm) before any run is read, then the sum over runs of each run's normalised, weighted scores."""
     n_runs = len(check_runs(runs, what))
     check_fusion(what, n_runs, norm=norm, weights=weights)

@@ -4,10 +4,10 @@
 """
 
 from daft_retrieval import registry as _registry
-from daft_retrieval.fuse.by_name import check_fusion, fuse
-from daft_retrieval.fuse.comb import comb_mnz, comb_sum, weighted_sum
-from daft_retrieval.fuse.normalize import NORMALIZATIONS, normalize
-from daft_retrieval.fuse.rrf import rrf
+from daft_retrieval.fusion.by_name import check_fusion, fuse
+from daft_retrieval.fusion.comb import comb_mnz, comb_sum, weighted_sum
+from daft_retrieval.fusion.normalize import NORMALIZATIONS, normalize
+from daft_retrieval.fusion.rrf import rrf
 
 __all__ = [
     "FUSIONS",

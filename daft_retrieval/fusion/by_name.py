@@ -119,8 +119,8 @@ def fuse(
     **params: Any,
 ) -> daft.DataFrame:
     """Fuse ``runs`` by the registered ``method`` (rrf, combsum, combmnz, wsum), after :func:`check_fusion`; the same
-    run as :func:`~daft_retrieval.fuse.rrf.rrf`, :func:`~daft_retrieval.fuse.comb.comb_sum`,
-    :func:`~daft_retrieval.fuse.comb.comb_mnz` or :func:`~daft_retrieval.fuse.comb.weighted_sum` called directly.
+    run as :func:`~daft_retrieval.fusion.rrf.rrf`, :func:`~daft_retrieval.fusion.comb.comb_sum`,
+    :func:`~daft_retrieval.fusion.comb.comb_mnz` or :func:`~daft_retrieval.fusion.comb.weighted_sum` called directly.
     ``norm`` defaults to min-max where it applies; ``params``: rrf's ``k`` (default 60).
 
     >>> import daft
