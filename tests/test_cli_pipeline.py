@@ -6,28 +6,22 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli, cli_json
 from tests.local_models import cross_encoder_dir
-from tests.test_cli import cli
 
 DEMO = str(ROOT / "data" / "demo")
 
 
-def _last_json(out) -> dict:
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _stats(cache, capsys) -> dict:
+    status, out, err = cli(["cache", "stats", "--cache", cache, "--json"], capsys)
+    assert status == 0, err
+    return json.loads(out)
 
 
-def _stats(cache) -> dict:
-    out = cli("cache", "stats", "--cache", str(cache), "--json")
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def test_rerank_stage_is_reported_beside_its_input(tmp_path):
+def test_rerank_stage_is_reported_beside_its_input(tmp_path, capsys):
     model = cross_encoder_dir(tmp_path)
     args = ["eval", "--dataset", DEMO, "--retriever", "bm25", "--rerank", model, "--rerank-depth", "5"]
-    values = _last_json(cli(*args, "--no-cache", "-m", "R@5", "R@100", "--json", "--output-run", str(tmp_path / "r")))
+    values = cli_json([*args, "--no-cache", "-m", "R@5", "R@100", "--json", "--output-run", tmp_path / "r"], capsys)
     assert list(values) == ["bm25", "cross-minilm-cross-encoder@5(bm25)"]
     # reranking the top 5 keeps the same five documents: R@5 cannot change, R@100 drops to what was reranked
     assert values["cross-minilm-cross-encoder@5(bm25)"]["R@5"] == pytest.approx(values["bm25"]["R@5"])
@@ -35,17 +29,18 @@ def test_rerank_stage_is_reported_beside_its_input(tmp_path):
     assert len(lines) == 5 * 44 and {line.split()[3] for line in lines} == {"1", "2", "3", "4", "5"}
 
 
-def test_bad_rerank_depth_exits_2():
-    out = cli("eval", "--dataset", DEMO, "--retriever", "bm25", "--rerank", "x", "--rerank-depth", "0")
-    assert out.returncode == 2 and "--rerank-depth must be >= 1" in out.stderr
+def test_bad_rerank_depth_exits_2(capsys):
+    args = ["eval", "--dataset", DEMO, "--retriever", "bm25", "--rerank", "x", "--rerank-depth", "0"]
+    status, _, err = cli(args, capsys)
+    assert status == 2 and "--rerank-depth must be >= 1" in err
 
 
-def test_compare_writes_table_tests_json_and_plot(tmp_path):
+def test_compare_writes_table_tests_json_and_plot(tmp_path, capsys):
     cache = tmp_path / "cache"
     report = tmp_path / "report"
     args = ["compare", "--dataset", DEMO, "--bm25", "--model", "all-MiniLM-L6-v2", "--max-seq-length", "64"]
-    args += ["--cache", str(cache), "--output-dir", str(report), "--trials", "500", "-m", "nDCG@10", "R@100"]
-    result = _last_json(cli(*args, "--json"))
+    args += ["--cache", cache, "--output-dir", report, "--trials", "500", "-m", "nDCG@10", "R@100"]
+    result = cli_json([*args, "--json"], capsys)
     assert list(result["table"]) == ["bm25", "dense-all-MiniLM-L6-v2"] and result["baseline"] == "bm25"
     assert {t["measure"] for t in result["tests"]} == {"nDCG@10", "R@100"}
     assert all(0 < t["p_t_test"] <= 1 and 0 < t["p_randomization"] <= 1 for t in result["tests"])
@@ -53,21 +48,21 @@ def test_compare_writes_table_tests_json_and_plot(tmp_path):
         assert (report / name).stat().st_size > 0
     assert (report / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the table equals what `eval` prints for the same systems
-    single = _last_json(cli("eval", "--dataset", DEMO, "--retriever", "bm25", "-m", "nDCG@10", "R@100", "--json"))
+    single = cli_json(["eval", "--dataset", DEMO, "--retriever", "bm25", "-m", "nDCG@10", "R@100", "--json"], capsys)
     assert result["table"]["bm25"] == pytest.approx(single)
     # and the second run's dense embeddings all came from the cache
-    stats = _stats(cache)
+    stats = _stats(cache, capsys)
     assert {e["role"] for e in stats["entries"]} == {"query", "document"}
-    again = cli(*args)
-    assert again.returncode == 0, again.stderr
-    counts = _stats(cache)["last_run"]["counts"]
+    status, _, err = cli(args, capsys)
+    assert status == 0, err
+    counts = _stats(cache, capsys)["last_run"]["counts"]
     assert sum(c["misses"] for c in counts.values()) == 0 and sum(c["hits"] for c in counts.values()) == 344
-    pruned = cli("cache", "prune", "--cache", str(cache), "--model", "all-MiniLM-L6-v2")
-    assert pruned.returncode == 0 and "removed 2 entries" in pruned.stdout
-    assert _stats(cache)["entries"] == []
+    status, out, _ = cli(["cache", "prune", "--cache", cache, "--model", "all-MiniLM-L6-v2"], capsys)
+    assert status == 0 and "removed 2 entries" in out
+    assert _stats(cache, capsys)["entries"] == []
 
 
-def test_compare_from_an_experiment_file_with_fusion(tmp_path):
+def test_compare_from_an_experiment_file_with_fusion(tmp_path, capsys):
     experiment = tmp_path / "exp.json"
     systems = [
         {"name": "bm25", "retriever": "bm25"},
@@ -76,35 +71,36 @@ def test_compare_from_an_experiment_file_with_fusion(tmp_path):
         {"name": "hybrid", "fuse": "rrf", "runs": ["bm25", "bm25-stem"]},
     ]
     experiment.write_text(json.dumps({"systems": systems}))
-    args = ["compare", "--dataset", DEMO, "--experiment", str(experiment), "--no-plot", "--trials", "200"]
-    result = _last_json(cli(*args, "--output-dir", str(tmp_path / "r"), "-m", "nDCG@10", "--json"))
+    args = ["compare", "--dataset", DEMO, "--experiment", experiment, "--no-plot", "--trials", "200"]
+    result = cli_json([*args, "--output-dir", tmp_path / "r", "-m", "nDCG@10", "--json"], capsys)
     assert list(result["table"]) == ["bm25", "bm25-stem", "all", "hybrid"]
     assert result["table"]["bm25"] != result["table"]["bm25-stem"]
     assert result["table"]["all"] == result["table"]["hybrid"]  # both fuse bm25 and bm25-stem
 
 
-def test_compare_by_options_fuses_and_reranks_like_eval(tmp_path):
+def test_compare_by_options_fuses_and_reranks_like_eval(tmp_path, capsys):
     """compare --bm25 --retriever splade --fuse rrf --rerank M: the fusion of every system above, then a rerank of
     it; the numbers equal eval's for the same pipeline."""
     stages = ["--fuse", "rrf", "--rerank", "all-MiniLM-L6-v2", "--reranker", "bi", "--rerank-depth", "10"]
     common = ["--dataset", DEMO, "--max-seq-length", "32", "--no-cache", "-m", "nDCG@10", "R@100", "--json"]
     args = ["compare", "--bm25", "--retriever", "splade", *stages, "--no-plot", "--trials", "200"]
-    result = _last_json(cli(*args, *common, "--output-dir", str(tmp_path / "r")))
+    result = cli_json([*args, *common, "--output-dir", tmp_path / "r"], capsys)
     fused = "rrf(bm25, splade-splade-tiny)"
     assert list(result["table"]) == ["bm25", "splade-splade-tiny", fused, f"bi-all-MiniLM-L6-v2@10({fused})"]
-    single = _last_json(cli("eval", "--retriever", "bm25", "--retriever", "splade", *stages, *common))
+    single = cli_json(["eval", "--retriever", "bm25", "--retriever", "splade", *stages, *common], capsys)
     assert list(single) == list(result["table"])
     for system, values in single.items():
         assert result["table"][system] == pytest.approx(values, abs=1e-12), system
 
 
-def test_compare_takes_systems_from_the_file_or_the_options_not_both(tmp_path):
+def test_compare_takes_systems_from_the_file_or_the_options_not_both(tmp_path, capsys):
     experiment = tmp_path / "exp.json"
     experiment.write_text(json.dumps({"systems": [{"retriever": "bm25"}]}))
-    out = cli("compare", "--dataset", DEMO, "--experiment", str(experiment), "--fuse", "rrf", "--no-plot")
-    assert out.returncode == 2 and "either in --experiment or by options" in out.stderr, out.stderr
-    out = cli("compare", "--dataset", DEMO, "--bm25", "--fuse", "rrf", "--no-plot")
-    assert out.returncode == 2 and "--fuse needs at least two systems" in out.stderr, out.stderr
+    args = ["compare", "--dataset", DEMO, "--experiment", experiment, "--fuse", "rrf", "--no-plot"]
+    status, _, err = cli(args, capsys)
+    assert status == 2 and "either in --experiment or by options" in err, err
+    status, _, err = cli(["compare", "--dataset", DEMO, "--bm25", "--fuse", "rrf", "--no-plot"], capsys)
+    assert status == 2 and "--fuse needs at least two systems" in err, err
 
 
 @pytest.mark.parametrize(
@@ -115,27 +111,27 @@ def test_compare_takes_systems_from_the_file_or_the_options_not_both(tmp_path):
         ([{"retriever": "magic"}], "unknown retriever 'magic'"),
     ],
 )
-def test_bad_experiment_files_exit_2(tmp_path, systems, message):
+def test_bad_experiment_files_exit_2(tmp_path, capsys, systems, message):
     experiment = tmp_path / "exp.json"
     experiment.write_text(json.dumps({"systems": systems}))
-    out = cli("compare", "--dataset", DEMO, "--experiment", str(experiment), "--no-plot")
-    assert out.returncode == 2 and message in out.stderr, out.stderr
+    status, _, err = cli(["compare", "--dataset", DEMO, "--experiment", experiment, "--no-plot"], capsys)
+    assert status == 2 and message in err, err
 
 
-def test_late_interaction_retriever_from_the_cli(tmp_path):
+def test_late_interaction_retriever_from_the_cli(tmp_path, capsys):
     args = ["eval", "--dataset", DEMO, "--retriever", "late", "--max-seq-length", "64", "--no-cache"]
-    values = _last_json(cli(*args, "-m", "nDCG@10", "--json"))
+    values = cli_json([*args, "-m", "nDCG@10", "--json"], capsys)
     assert 0.5 < values["nDCG@10"] <= 1.0
 
 
-def test_bi_encoder_rerank_reads_and_fills_the_cache(tmp_path):
+def test_bi_encoder_rerank_reads_and_fills_the_cache(tmp_path, capsys):
     cache = tmp_path / "cache"
     args = ["eval", "--dataset", DEMO, "--retriever", "bm25", "--rerank", "all-MiniLM-L6-v2", "--reranker", "bi"]
-    args += ["--rerank-depth", "3", "--max-seq-length", "32", "--cache", str(cache), "-m", "nDCG@10", "--json"]
-    first = _last_json(cli(*args))
-    assert {e["role"] for e in _stats(cache)["entries"]} == {"query", "document"}
-    second = _last_json(cli(*args))
-    counts = _stats(cache)["last_run"]["counts"]
+    args += ["--rerank-depth", "3", "--max-seq-length", "32", "--cache", cache, "-m", "nDCG@10", "--json"]
+    first = cli_json(args, capsys)
+    assert {e["role"] for e in _stats(cache, capsys)["entries"]} == {"query", "document"}
+    second = cli_json(args, capsys)
+    counts = _stats(cache, capsys)["last_run"]["counts"]
     assert sum(c["misses"] for c in counts.values()) == 0 and sum(c["hits"] for c in counts.values()) > 44
     for system, values in first.items():  # the same numbers (means may differ in the last bit: summation order)
         assert second[system] == pytest.approx(values, abs=1e-12)

@@ -17,7 +17,7 @@ from daft_retrieval.paths import SCRATCH, scratch_directory
 from daft_retrieval.report.compare import SYSTEM, compare
 from daft_retrieval.retrieve.bm25 import bm25_search
 from daft_retrieval.runner import materialize
-from tests.test_cli import cli
+from tests.conftest import cli_process as cli
 
 MEASURES = ["nDCG@10", "R@100"]
 

