@@ -21,6 +21,7 @@ from daft_retrieval.encode.column import encode
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.encode.tokens import TokenConfig
 from daft_retrieval.schema import EMBEDDING
+from tests.cheap_encoder import FP, cheap_encode
 from tests.conftest import ROOT
 
 CONFIG = DenseConfig(max_seq_length=32)
@@ -111,27 +112,26 @@ _WRITER = textwrap.dedent(
     import sys
     sys.path.insert(0, {root!r})
     import daft
-    from daft import col
     from daft_retrieval.cache import EmbeddingCache
-    from daft_retrieval.encode.dense import DenseConfig
-    from daft_retrieval.encode.column import encode
+    from tests.cheap_encoder import cheap_encode
 
     n = int(sys.argv[2])
     ids, texts = [f"p{{i}}" for i in range(n)], [f"passage number {{i}}" for i in range(n)]
     cache = EmbeddingCache(sys.argv[1], commit_rows=int(sys.argv[3]))
-    frame = daft.from_pydict({{"id": ids, "text": texts}})
-    encode(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
+    cheap_encode(daft.from_pydict({{"id": ids, "text": texts}}), cache, delay=float(sys.argv[4])).collect()
     print("misses", sum(c["misses"] for c in cache.counts.values()), flush=True)
     """
 )
 
 
-def _writer(tmp_path, cache_dir, n, commit) -> subprocess.Popen:
+def _writer(tmp_path, cache_dir, n, commit, delay=0.0) -> subprocess.Popen:
+    """A process committing ``n`` texts to the cache at ``cache_dir`` in chunks of ``commit`` rows, encoded by the
+    cheap stand-in (tests/cheap_encoder.py: the cache is under test, not a model), ``delay`` s per chunk."""
     script = tmp_path / "writer.py"
     script.write_text(_WRITER.format(root=str(ROOT)))
     env = {**os.environ, "DAFT_ANALYTICS_ENABLED": "0", "DAFT_PROGRESS_BAR": "0", "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen(
-        [sys.executable, str(script), str(cache_dir), str(n), str(commit)],
+        [sys.executable, str(script), str(cache_dir), str(n), str(commit), str(delay)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -141,7 +141,7 @@ def _writer(tmp_path, cache_dir, n, commit) -> subprocess.Popen:
 
 def test_killed_writer_leaves_a_readable_cache_and_only_lost_rows_are_re_encoded(tmp_path):
     cache_dir, n = tmp_path / "cache", 3000
-    proc = _writer(tmp_path, cache_dir, n, 100)
+    proc = _writer(tmp_path, cache_dir, n, 100, delay=0.2)  # 30 chunks, about 6 s: killed after 3 commits
     deadline = time.time() + 240
     parts: list = []
     while time.time() < deadline and proc.poll() is None:
@@ -159,10 +159,10 @@ def test_killed_writer_leaves_a_readable_cache_and_only_lost_rows_are_re_encoded
     assert 300 <= committed < n and committed % 100 == 0
 
     cache = EmbeddingCache(cache_dir)
-    frame = _texts(n)  # the writer's texts
-    out = encode(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
-    assert out.count_rows() == n
-    assert _misses(cache) == n - committed  # only what was lost
+    out = cheap_encode(_texts(n), cache).to_pydict()  # the writer's texts
+    assert len(out["id"]) == n and _misses(cache) == n - committed  # only what was lost is encoded again
+    texts = dict(zip(*_texts(n).to_pydict().values()))
+    assert all(len(texts[i]) == v[0] for i, v in zip(out["id"], out["value"]))  # every row its own vector
     assert cache.stats()["entries"][0]["stale_temporary_files"] == 1
 
 
@@ -172,12 +172,10 @@ def test_two_concurrent_writers_collapse_duplicates(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     cache = EmbeddingCache(cache_dir)
-    fp, _ = DenseConfig(max_seq_length=32).fingerprint("document")
-    rows = cache.lookup(fp).to_pydict()
+    rows = cache.lookup(FP).to_pydict()
     assert len(rows["_h1"]) == n  # one row per text however many writers committed it
-    frame = _texts(n)  # the writer's texts
-    reread = encode(frame, "id", col("text"), DenseConfig(max_seq_length=32), role="document", cache=cache)
-    assert _misses(cache) == 0 and reread.count_rows() == n
+    reread = cheap_encode(_texts(n), cache)  # the writers' texts
+    assert reread.count_rows() == n and _misses(cache) == 0
 
 
 def test_prune_by_model(tmp_path):
