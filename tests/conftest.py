@@ -17,9 +17,10 @@ os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# The CLI caches embeddings (and unpacks models) in the user's cache home by default, and the hub client takes its
-# cache folder from XDG_CACHE_HOME when it is imported (at collection): a folder of this session, set before any
-# import, and removed when the session ends (at exit too, should the session stop early).
+# The hub client takes its cache folder from XDG_CACHE_HOME when it is imported (at collection): a folder of this
+# session, set before any import, and removed when the session ends (at exit too, should the session stop early).
+# Our own cache home (the CLI's default embedding cache, downloaded datasets, unpacked models) is each test's own:
+# the autouse ``cache_home`` fixture below, so one test's cache never serves another.
 CACHE_HOME = tempfile.mkdtemp(prefix="daft-retrieval-tests-cache-")
 os.environ["XDG_CACHE_HOME"] = CACHE_HOME
 os.environ.pop("DAFT_RETRIEVAL_CACHE", None)
@@ -39,6 +40,22 @@ def shared_dataset(name: str) -> Path:
     if not (path / "corpus.jsonl").exists():
         pytest.skip(f"real collection {name!r} not found under {DATASETS} (set DAFT_RETRIEVAL_DATASETS)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path_factory):
+    """This test's own ``$DAFT_RETRIEVAL_CACHE`` (what the CLI caches by default: embeddings, datasets, unpacked
+    models), empty when the test starts; subprocesses the test starts inherit it. Set and restored here, not by
+    ``monkeypatch``: the test's own ``monkeypatch`` then undoes its settings first, as the environment checks of
+    tests/test_cli_contact.py expect."""
+    home = tmp_path_factory.mktemp("cache-home")
+    before = os.environ.get("DAFT_RETRIEVAL_CACHE")
+    os.environ["DAFT_RETRIEVAL_CACHE"] = str(home)
+    yield home
+    if before is None:
+        os.environ.pop("DAFT_RETRIEVAL_CACHE", None)
+    else:
+        os.environ["DAFT_RETRIEVAL_CACHE"] = before
 
 
 @pytest.fixture
