@@ -65,6 +65,12 @@ _EXPORTS = {
     "fetch_corpus": "daft_retrieval.load.fetch",
     "Fetcher": "daft_retrieval.load.fetch",
     "use_ray": "daft_retrieval.runner",
+    "Experiment": "daft_retrieval.experiment",
+    "Retrieve": "daft_retrieval.experiment",
+    "Fuse": "daft_retrieval.experiment",
+    "Rerank": "daft_retrieval.experiment",
+    "RunStore": "daft_retrieval.experiment",
+    "read_experiment": "daft_retrieval.experiment",
     "ray_runner": "daft_retrieval.runner",
 }
 

@@ -37,6 +37,7 @@ from daft_retrieval.errors import DataError
 
 __all__ = [
     "BM25_VARIANTS",
+    "CORRECTIONS",
     "FUSIONS",
     "MEASURES",
     "NORMALIZATIONS",
@@ -199,6 +200,12 @@ BM25_VARIANTS = Registry("BM25 variant", default="lucene")
 BM25_VARIANTS.add("lucene", "daft_retrieval.score.bm25:bm25_weight", help="idf ln(1 + (N - df + .5) / (df + .5))")
 BM25_VARIANTS.add("robertson", "daft_retrieval.score.bm25:bm25_weight", help="idf clamped at 0")
 BM25_VARIANTS.add("atire", "daft_retrieval.score.bm25:bm25_weight", help="idf ln(N / df), tf x (k1 + 1)")
+
+CORRECTIONS = Registry("correction", default="holm")
+"""Multiple-testing corrections over a table's tests (``adjust_p_values(p, method)``)."""
+CORRECTIONS.add("holm", "daft_retrieval.statistics.correction:adjust_p_values", help="Holm-Bonferroni (FWER)")
+CORRECTIONS.add("bh", "daft_retrieval.statistics.correction:adjust_p_values", help="Benjamini-Hochberg (FDR)")
+CORRECTIONS.add("none", "daft_retrieval.statistics.correction:adjust_p_values", help="the raw p-values")
 
 MEASURES = Registry("measure")
 """Measure families (their modules register them in :data:`daft_retrieval.evaluation.measures.base.REGISTRY` when

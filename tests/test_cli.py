@@ -67,8 +67,15 @@ def test_main_job_on_demo_and_run_file_round_trip(tmp_path, capsys):
     run_file = tmp_path / "demo.run"
     searched = cli_json(["eval", "--output-run", run_file, "--k", "50", "-m", "nDCG@10", "R@50", "--json"], capsys)
     assert searched["nDCG@10"] > 0.7
-    lines = run_file.read_text().splitlines()
+    text = run_file.read_text().splitlines()
+    head, lines = [t for t in text if t.startswith("# ")], [t for t in text if not t.startswith("#")]
     assert len(lines) == 44 * 50 and lines[0].split()[1] == "Q0"
+    assert text[: len(head)] == head  # provenance first: package, system spec, dataset and its fingerprint
+    from daft_retrieval.load.trec import read_provenance
+
+    provenance = read_provenance(str(run_file))
+    assert provenance["system"]["retriever"] == "dense" and provenance["system"]["k"] == 50
+    assert provenance["dataset"]["name"] == "demo" and len(provenance["dataset"]["fingerprint"]) == 16
     qrels = ROOT / "data/demo/qrels/test.tsv"
     again = cli_json(["evaluate", qrels, run_file, "-m", "nDCG@10", "R@50", "--json"], capsys)
     assert again == pytest.approx(searched, abs=1e-12)
@@ -108,7 +115,8 @@ def test_side_by_side_retrievers_and_fusion(tmp_path, capsys):
     systems = cli_json([*args, "--json", "--output-run", run_file], capsys)
     assert list(systems) == ["bm25", "dense-all-MiniLM-L6-v2", "rrf(bm25, dense-all-MiniLM-L6-v2)"]
     assert all(0 < v["nDCG@10"] <= 1 for v in systems.values())
-    assert run_file.read_text().splitlines()[0].split()[5] == "rrf_bm25_dense-all-MiniLM-L6-v2"
+    first = next(line for line in run_file.read_text().splitlines() if not line.startswith("#"))
+    assert first.split()[5] == "rrf_bm25_dense-all-MiniLM-L6-v2"
     again = cli_json(["evaluate", ROOT / "data/demo/qrels/test.tsv", run_file, "-m", "nDCG@10", "--json"], capsys)
     fused = systems["rrf(bm25, dense-all-MiniLM-L6-v2)"]["nDCG@10"]
     assert again["nDCG@10"] == pytest.approx(fused, abs=1e-12)

@@ -338,7 +338,7 @@ def test_experiment_values_go_through_the_cli_types(tmp_path, capsys):
     )
     args = ["compare", "--experiment", path, "-m", "R@10", "R@100", "--no-plot", "--trials", "20", "--json"]
     assert main([*args, "--output-dir", str(tmp_path / "report")]) == 0
-    table = json.loads(capsys.readouterr().out.splitlines()[-1])["table"]
+    table = json.loads(capsys.readouterr().out.splitlines()[-1])["datasets"]["demo"]["table"]
     # b10 keeps 10 documents per query: its recall stops at rank 10, where b100's (same ranking) is the same
     assert table["b10"]["R@100"] == table["b10"]["R@10"] == table["b100"]["R@10"]
     assert table["b100"]["R@100"] > table["b10"]["R@100"]

@@ -25,7 +25,7 @@ def test_rerank_stage_is_reported_beside_its_input(tmp_path, capsys):
     assert list(values) == ["bm25", "cross-minilm-cross-encoder@5(bm25)"]
     # reranking the top 5 keeps the same five documents: R@5 cannot change, R@100 drops to what was reranked
     assert values["cross-minilm-cross-encoder@5(bm25)"]["R@5"] == pytest.approx(values["bm25"]["R@5"])
-    lines = (tmp_path / "r").read_text().splitlines()
+    lines = [line for line in (tmp_path / "r").read_text().splitlines() if not line.startswith("#")]
     assert len(lines) == 5 * 44 and {line.split()[3] for line in lines} == {"1", "2", "3", "4", "5"}
 
 
@@ -40,11 +40,15 @@ def test_compare_writes_table_tests_json_and_plot(tmp_path, capsys):
     report = tmp_path / "report"
     args = ["compare", "--dataset", DEMO, "--bm25", "--model", "all-MiniLM-L6-v2", "--max-seq-length", "64"]
     args += ["--cache", cache, "--output-dir", report, "--trials", "500", "-m", "nDCG@10", "R@100"]
-    result = cli_json([*args, "--json"], capsys)
-    assert list(result["table"]) == ["bm25", "dense-all-MiniLM-L6-v2"] and result["baseline"] == "bm25"
+    full = cli_json([*args, "--json"], capsys)
+    assert list(full) == ["datasets", "mean"] and list(full["datasets"]) == ["demo"]
+    result = full["datasets"]["demo"]
+    assert full["mean"] == result["table"]  # one dataset: its means
+    assert list(result["table"]) == ["bm25", "dense-all-MiniLM-L6-v2"]
+    assert {t["baseline"] for t in result["tests"]} == {"bm25"}
     assert {t["measure"] for t in result["tests"]} == {"nDCG@10", "R@100"}
     assert all(0 < t["p_t_test"] <= 1 and 0 < t["p_randomization"] <= 1 for t in result["tests"])
-    for name in ("comparison.md", "comparison.json", "comparison.png", "per_query.parquet"):
+    for name in ("comparison.md", "comparison.json", "comparison.tex", "comparison.png", "per_query.parquet"):
         assert (report / name).stat().st_size > 0
     assert (report / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the table equals what `eval` prints for the same systems
@@ -53,8 +57,10 @@ def test_compare_writes_table_tests_json_and_plot(tmp_path, capsys):
     # and the second run's dense embeddings all came from the cache
     stats = _stats(cache, capsys)
     assert {e["role"] for e in stats["entries"]} == {"query", "document"}
-    status, _, err = cli(args, capsys)
-    assert status == 0, err
+    status, _, err = cli(args, capsys)  # the saved runs: nothing is encoded or searched again
+    assert status == 0 and "demo: bm25 (saved)" in err and "demo: dense-all-MiniLM-L6-v2 (saved)" in err, err
+    status, _, err = cli([*args, "--fresh"], capsys)  # run again: every embedding from the cache
+    assert status == 0 and "demo: dense-all-MiniLM-L6-v2 (computed)" in err, err
     counts = _stats(cache, capsys)["last_run"]["counts"]
     assert sum(c["misses"] for c in counts.values()) == 0 and sum(c["hits"] for c in counts.values()) == 344
     status, out, _ = cli(["cache", "prune", "--cache", cache, "--model", "all-MiniLM-L6-v2"], capsys)
@@ -72,7 +78,7 @@ def test_compare_from_an_experiment_file_with_fusion(tmp_path, capsys):
     ]
     experiment.write_text(json.dumps({"systems": systems}))
     args = ["compare", "--dataset", DEMO, "--experiment", experiment, "--no-plot", "--trials", "200"]
-    result = cli_json([*args, "--output-dir", tmp_path / "r", "-m", "nDCG@10", "--json"], capsys)
+    result = cli_json([*args, "--output-dir", tmp_path / "r", "-m", "nDCG@10", "--json"], capsys)["datasets"]["demo"]
     assert list(result["table"]) == ["bm25", "bm25-stem", "all", "hybrid"]
     assert result["table"]["bm25"] != result["table"]["bm25-stem"]
     assert result["table"]["all"] == result["table"]["hybrid"]  # both fuse bm25 and bm25-stem
@@ -84,7 +90,7 @@ def test_compare_by_options_fuses_and_reranks_like_eval(tmp_path, capsys):
     stages = ["--fuse", "rrf", "--rerank", "all-MiniLM-L6-v2", "--reranker", "bi", "--rerank-depth", "10"]
     common = ["--dataset", DEMO, "--max-seq-length", "32", "--no-cache", "-m", "nDCG@10", "R@100", "--json"]
     args = ["compare", "--bm25", "--retriever", "splade", *stages, "--no-plot", "--trials", "200"]
-    result = cli_json([*args, *common, "--output-dir", tmp_path / "r"], capsys)
+    result = cli_json([*args, *common, "--output-dir", tmp_path / "r"], capsys)["datasets"]["demo"]
     fused = "rrf(bm25, splade-splade-tiny)"
     assert list(result["table"]) == ["bm25", "splade-splade-tiny", fused, f"bi-all-MiniLM-L6-v2@10({fused})"]
     single = cli_json(["eval", "--retriever", "bm25", "--retriever", "splade", *stages, *common], capsys)

@@ -20,6 +20,7 @@ LAYERS = [
     ("index",),
     ("retrieve", "fusion", "reranking"),
     ("report",),
+    ("experiment",),
     ("cli", "__main__"),
 ]
 DAFT_FREE = ["errors", "registry", "memo", "device", "progress", "outputs", "paths", "resolve"]
@@ -55,8 +56,11 @@ def import_graph() -> dict[str, dict[str, list[str]]]:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
-                if node.module == "daft_retrieval":
-                    names = [f"daft_retrieval.{a.name}" for a in node.names]
+                if node.module == "daft_retrieval":  # the submodules named (not __version__ and the like)
+                    here = [
+                        a.name for a in node.names if (PACKAGE / a.name).is_dir() or (PACKAGE / f"{a.name}.py").exists()
+                    ]
+                    names = [f"daft_retrieval.{name}" for name in here]
             for name in names:
                 if name.startswith("daft_retrieval.") and _unit(name) != source:
                     graph[source][_unit(name)].append(str(relative))

@@ -15,7 +15,7 @@ from daft_retrieval import registry as R
 from daft_retrieval.errors import DataError
 from tests.conftest import ROOT
 
-REGISTRIES = [R.RETRIEVERS, R.FUSIONS, R.NORMALIZATIONS, R.RERANKERS, R.BM25_VARIANTS, R.MEASURES]
+REGISTRIES = [R.RETRIEVERS, R.FUSIONS, R.NORMALIZATIONS, R.RERANKERS, R.BM25_VARIANTS, R.CORRECTIONS, R.MEASURES]
 
 
 @pytest.mark.parametrize("registry", REGISTRIES, ids=lambda r: r.kind)

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from daft_retrieval import registry as R
 from daft_retrieval.errors import DataError
 
 __all__ = ["check_device", "check_models", "check_retriever", "check_systems"]
-
-DENSE_DEFAULT = R.RETRIEVERS.entry("dense").info["default_model"]  # compare's dense model when a system names none
 
 
 def check_device(device: str | None) -> None:
@@ -44,21 +41,15 @@ def check_device(device: str | None) -> None:
 
 
 def check_retriever(retriever: str, args: argparse.Namespace) -> None:
-    """Build (and so check) the light settings of ``retriever`` with the options ``args``: batch size, lengths,
+    """Make (and so check) the light settings of ``retriever`` with the options ``args``: batch size, lengths,
     stemmer and stopwords, BM25 parameters, late-interaction search options, device."""
-    from daft_retrieval.cli.commands import descriptor
-
     check_device(args.device)
-    if retriever == "bm25":
-        from daft_retrieval.index.bm25 import _check as check_bm25
-        from daft_retrieval.text.tokenize import Tokenizer
-
-        Tokenizer(stopwords=args.stopwords, stemmer=args.stemmer)
-        check_bm25(args.k1, args.b, args.bm25_variant)
-    else:
-        descriptor(retriever, getattr(args, R.RETRIEVERS.entry(retriever).info["model_dest"]), args)
     if retriever == "late" and (args.nprobe < 0 or args.candidates < 1):
         raise DataError(f"--nprobe must be >= 0 and --candidates >= 1, not {args.nprobe} and {args.candidates}")
+    from daft_retrieval.cli.commands import _specs
+    from daft_retrieval.experiment.stages import check_system
+
+    check_system(_specs([{"retriever": retriever}], args)[0])
 
 
 def check_models(named: list[tuple[str, str, str]], args: argparse.Namespace) -> None:
@@ -76,32 +67,20 @@ def check_models(named: list[tuple[str, str, str]], args: argparse.Namespace) ->
         check_model(spec, option=where, short_names=short, resolve=resolve_sparse_model, timeout=timeout)
 
 
-def _system_args(system: dict, args: argparse.Namespace, keys: set[str]) -> argparse.Namespace:
-    """The options a retriever system runs with: the command's, overridden by the system's own."""
-    local = argparse.Namespace(**{**vars(args), **{k: v for k, v in system.items() if k not in keys}})
-    if "model" in system:
-        for entry in R.RETRIEVERS.entries():  # the system's model, whichever retriever option names it
-            if "model_dest" in entry.info:
-                setattr(local, entry.info["model_dest"], system["model"])
-    else:
-        local.model = DENSE_DEFAULT
-    return local
+def check_systems(systems: list, labels: list[str], args: argparse.Namespace) -> None:
+    """``compare``'s system specs: every model they name (``system NAME: model``), the device, and every system's
+    settings (:func:`daft_retrieval.experiment.stages.check_system`)."""
+    from daft_retrieval.experiment import Rerank, Retrieve
+    from daft_retrieval.experiment.stages import check_system
 
-
-def check_systems(systems: list[dict], args: argparse.Namespace) -> None:
-    """``compare``'s systems: every model they name (``system NAME: model``) and every retriever's settings."""
-    from daft_retrieval.cli.commands import _SYSTEM_KEYS
-
-    named, retrievers = [], []
-    for i, system in enumerate(systems):
-        where = f"system {system.get('name') or i + 1}"
-        if "rerank" in system:
-            named.append((f"{where}: rerank", system["rerank"], "dense"))
-        elif "fuse" not in system:
-            retriever, local = system.get("retriever", R.RETRIEVERS.default), _system_args(system, args, _SYSTEM_KEYS)
-            spec = getattr(local, R.RETRIEVERS.entry(retriever).info.get("model_dest", "model"))
-            named.append((f"{where}: model", spec, retriever))
-            retrievers.append((retriever, local))
+    named = []
+    for i, spec in enumerate(systems):
+        where = f"system {spec.name or i + 1}"
+        if isinstance(spec, Rerank):
+            named.append((f"{where}: rerank", spec.rerank, "dense"))
+        elif isinstance(spec, Retrieve) and spec.model:
+            named.append((f"{where}: model", spec.model, spec.retriever))
     check_models(named, args)
-    for retriever, local in retrievers:
-        check_retriever(retriever, local)
+    for spec in systems:
+        check_device(getattr(spec, "device", None))
+        check_system(spec)

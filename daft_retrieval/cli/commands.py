@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -12,7 +13,6 @@ from pathlib import Path
 from daft_retrieval import registry as R
 from daft_retrieval.cli import checks
 from daft_retrieval.errors import DataError
-from daft_retrieval.progress import QUIET
 from daft_retrieval.runner import materialize
 
 __all__ = ["COMMANDS", "default_dataset"]
@@ -52,17 +52,8 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace):
     """The dataset the options name (read remotely with the S3 options when it is a URL)."""
     from daft_retrieval.load import load_beir
-    from daft_retrieval.load.io import s3_config
 
-    io_config = s3_config(args.s3_endpoint, anonymous=args.anonymous, timeout=args.timeout)
-    return load_beir(
-        args.dataset or default_dataset(),
-        split=args.split,
-        io_config=io_config,
-        timeout=args.timeout,
-        max_archive_bytes=args.max_archive_bytes,
-        max_archive_ratio=args.max_archive_ratio,
-    )
+    return load_beir(args.dataset or default_dataset(), **_load_options(args))
 
 
 def _cache(args: argparse.Namespace):
@@ -81,62 +72,35 @@ def _cache(args: argparse.Namespace):
     return EmbeddingCache(args.cache or default_cache_dir(), io_config=io_config, read_only=read_only)
 
 
-def _retrieve(retriever: str, args: argparse.Namespace, corpus, queries, cache=None):
-    """The run of one retriever (each returns the same run frame)."""
-    if retriever == "bm25":
-        from daft_retrieval.retrieve.bm25 import bm25_search
-        from daft_retrieval.text.tokenize import Tokenizer
+def _defaults(args: argparse.Namespace) -> dict:
+    """The command's flags as the defaults of every system spec (what a system does not set itself)."""
+    from dataclasses import fields
 
-        tokenizer = Tokenizer(stopwords=args.stopwords, stemmer=args.stemmer)
-        return bm25_search(
-            corpus, queries, k=args.k, tokenizer=tokenizer, k1=args.k1, b=args.b, variant=args.bm25_variant
-        )
-    model = descriptor(retriever, getattr(args, R.RETRIEVERS.entry(retriever).info["model_dest"]), args)
-    if retriever == "splade":
-        from daft_retrieval.retrieve.splade import splade_search
+    from daft_retrieval.experiment import Fuse, Rerank, Retrieve
 
-        return splade_search(corpus, queries, model=model, k=args.k, cache=cache)
-    if retriever == "late":
-        from daft_retrieval.retrieve.late import late_search
-
-        return late_search(
-            corpus, queries, model=model, k=args.k, nprobe=args.nprobe, candidates=args.candidates, cache=cache
-        )
-    from daft_retrieval.retrieve.dense import dense_search
-
-    return dense_search(corpus, queries, model=model, k=args.k, index_dir=args.index_dir, cache=cache)
+    names = {f.name for cls in (Retrieve, Fuse, Rerank) for f in fields(cls)} - {"name", "runs", "of", "model"}
+    out = {n: getattr(args, n) for n in names if n in vars(args)}
+    out["depth"] = getattr(args, "rerank_depth", None)
+    dense = args.model if isinstance(args.model, str) else None  # compare's --model is a list of systems
+    out["models"] = {"dense": dense, "splade": args.splade_model, "late": args.late_model}
+    return out
 
 
-def descriptor(kind: str, model: str, args: argparse.Namespace):
-    """The model descriptor, with the CLI's options, of a retriever ("dense", "splade", "late") or a reranker
-    ("cross", "bi", "late"): every model the CLI runs is made here (and so checked before any work)."""
-    options = {"device": args.device, "fp16": args.fp16, "batch_size": args.batch_size}
-    if kind == "cross":  # a pair's length
-        from daft_retrieval.reranking.cross import CrossConfig
-
-        return CrossConfig(model=model, max_length=args.max_seq_length, **options)
-    if kind == "splade":
-        from daft_retrieval.encode.sparse import SparseConfig as config_type
-    elif kind == "late":
-        from daft_retrieval.encode.tokens import TokenConfig as config_type
-    else:
-        from daft_retrieval.encode.dense import DenseConfig as config_type
-    return config_type(model=model, max_seq_length=args.max_seq_length, **options)
+def _flag_systems(args: argparse.Namespace, retrievers: list[str]) -> list[dict]:
+    """The systems the flags name, as experiment entries: the retrievers, the fusion of all, a rerank of the last."""
+    systems: list[dict] = [{"retriever": r} for r in retrievers]
+    if args.fuse:
+        systems.append({"fuse": args.fuse})  # every system above
+    if args.rerank:
+        systems.append({"rerank": args.rerank, "reranker": args.reranker, "depth": args.rerank_depth})
+    return systems
 
 
-def _rerank(run, args: argparse.Namespace, dataset, cache=None):
-    from daft_retrieval.reranking import rerank
+def _specs(entries: list[dict], args: argparse.Namespace) -> list:
+    from daft_retrieval.experiment import system_from_mapping
 
-    model = descriptor(args.reranker, args.rerank, args)
-    cache = None if args.reranker == "cross" else cache  # a cross-encoder scores pairs: nothing to cache
-    method, depth = args.reranker, args.rerank_depth
-    return rerank(run, dataset.queries, dataset.corpus, method=method, model=model, depth=depth, cache=cache)
-
-
-def _system_name(retriever: str, args: argparse.Namespace) -> str:
-    dest = R.RETRIEVERS.entry(retriever).info.get("model_dest")  # None: a retriever without a model (bm25)
-    model = getattr(args, dest) if dest else None
-    return f"{retriever}-{os.path.basename(model.rstrip('/'))}" if model else retriever
+    defaults = _defaults(args)
+    return [system_from_mapping(e, f"system {i + 1}", defaults) for i, e in enumerate(entries)]
 
 
 # how the library's fusion messages name the options: by the CLI's flags
@@ -171,7 +135,9 @@ def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
 
 
 def _search(args: argparse.Namespace) -> tuple:
-    """Load the dataset and run every retriever (and the fusion): ``(dataset, {system name: run})``."""
+    """Load the dataset and run every system the flags name (retrievers, the fusion, the rerank), each through
+    :func:`daft_retrieval.experiment.run_system`: ``(dataset, {system name: run}, {system name: spec})``."""
+    from daft_retrieval.experiment import Experiment, run_system
 
     if args.k < 1:
         raise DataError(f"--k must be >= 1, not {args.k}")
@@ -192,27 +158,31 @@ def _search(args: argparse.Namespace) -> tuple:
     checks.check_models(named + ([("--rerank", args.rerank, "dense")] if args.rerank else []), args)
     for retriever in retrievers:
         checks.check_retriever(retriever, args)
+    specs = _specs(_flag_systems(args, retrievers), args)
+    labels = Experiment(specs, ["-"], ["nDCG@10"]).labels()
     dataset = _load(args)  # its problems come as one DataWarning line (see main)
-    names = [_system_name(r, args) for r in retrievers]
     print(
         f"{dataset.name}: {dataset.report.documents:,} documents, {dataset.report.queries:,} queries, "
-        f"{dataset.report.judgements:,} judgements; {', '.join(names)}",
+        f"{dataset.report.judgements:,} judgements; {', '.join(labels[: len(retrievers)])}",
         file=sys.stderr,
     )
     cache = _cache(args)
-    runs = {
-        name: _finished(materialize(_retrieve(r, args, dataset.corpus, dataset.queries, cache)))
-        for r, name in zip(retrievers, names)
+    runs: dict = {}
+    for spec, label in zip(specs, labels):
+        runs[label] = _finished(materialize(run_system(spec, dataset, runs, cache)))
+    return dataset, runs, dict(zip(labels, specs))
+
+
+def _provenance(spec, dataset) -> dict:
+    """The ``#`` lines of a run the CLI writes: the package, the system spec, the dataset and its fingerprint."""
+    from daft_retrieval import __version__
+    from daft_retrieval.experiment import dataset_fingerprint
+
+    return {
+        "package": f"daft_retrieval {__version__}",
+        "system": {"kind": type(spec).__name__, **dataclasses.asdict(spec)},
+        "dataset": {"name": dataset.name, "fingerprint": dataset_fingerprint(dataset)},
     }
-    if args.fuse:
-        runs[f"{args.fuse}({', '.join(names)})"] = materialize(_fuse(args.fuse, list(runs.values()), args, args.k))
-    if args.rerank:
-        last = list(runs)[-1]
-        model = os.path.basename(args.rerank.rstrip("/"))
-        runs[f"{args.reranker}-{model}@{args.rerank_depth}({last})"] = _finished(
-            materialize(_rerank(runs[last], args, dataset, cache))
-        )
-    return dataset, runs
 
 
 def _finished(run):
@@ -230,9 +200,9 @@ def _tag(name: str) -> str:
 def search_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.load import write_run
 
-    _, runs = _search(args)
+    dataset, runs, specs = _search(args)
     name, run = list(runs.items())[-1]
-    write_run(run, args.output_run, tag=args.tag or _tag(name))
+    write_run(run, args.output_run, tag=args.tag or _tag(name), provenance=_provenance(specs[name], dataset))
     print(f"wrote {run.count_rows():,} lines ({name}) to {args.output_run}", file=sys.stderr)
     return 0
 
@@ -243,10 +213,10 @@ def eval_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.report.table import format_aggregate, format_per_query
 
     measures = parse_measures(args.measures)
-    dataset, runs = _search(args)
+    dataset, runs, specs = _search(args)
     name, final = list(runs.items())[-1]
     if args.output_run:
-        write_run(final, args.output_run, tag=_tag(name))
+        write_run(final, args.output_run, tag=_tag(name), provenance=_provenance(specs[name], dataset))
     results = {n: evaluate(r, dataset.qrels, measures, queries=args.queries_in, empty="error") for n, r in runs.items()}
     if args.per_query:
         print(format_per_query(results[name].per_query))
@@ -280,99 +250,75 @@ def fuse_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-_SYSTEM_KEYS = {"name", "retriever", "model", "fuse", "runs", "rerank", "reranker", "of", "depth"}
+def _systems(args: argparse.Namespace):
+    """The systems to compare, as specs, and the experiment file's settings: from --experiment, else --bm25,
+    --splade, --retriever and each --model (in that order), then --fuse and --rerank."""
+    from daft_retrieval.experiment import read_experiment
 
-
-def _systems(args: argparse.Namespace) -> list[dict]:
-    """The systems to compare: from --experiment, else --bm25, --splade and each --model (in that order)."""
     if args.experiment:
         given = [o for o, v in (("--fuse", args.fuse), ("--rerank", args.rerank), ("--retriever", args.retriever)) if v]
         if given or args.bm25 or args.splade or args.model:
             raise DataError("give the systems either in --experiment or by options (--bm25, --model, --fuse, ...)")
-        from daft_retrieval.cli.experiment import read_experiment
-
-        return read_experiment(args.experiment)  # every value through its CLI option's type and choices
+        found = read_experiment(args.experiment, _defaults(args))  # every value converted by its field's type
+        return list(found.systems), found.settings
     flags = ["bm25"] * args.bm25 + ["splade"] * args.splade
     others = [r for r in args.retriever or [] if r != "dense" or not args.model]  # with --model: the dense systems
-    retrievers = list(dict.fromkeys([*flags, *others]))
-    systems: list[dict] = [{"retriever": r} for r in retrievers]
-    systems += [{"retriever": "dense", "model": m} for m in (args.model or [])]
-    if not systems:
+    entries: list[dict] = [{"retriever": r} for r in dict.fromkeys([*flags, *others])]
+    entries += [{"retriever": "dense", "model": m} for m in (args.model or [])]
+    if not entries:
         raise DataError(
             "compare needs systems: --model M (repeatable), --bm25, --splade, --retriever R, or --experiment FILE"
         )
     if args.fuse:
-        if len(systems) < 2:
+        if len(entries) < 2:
             raise DataError("--fuse needs at least two systems to fuse")
-        _check_fusion(args.fuse, len(systems), args)
-        systems.append({"fuse": args.fuse})  # every system above
-    if args.rerank:
-        systems.append({"rerank": args.rerank, "reranker": args.reranker, "depth": args.rerank_depth})  # the last
-    return systems
+        _check_fusion(args.fuse, len(entries), args)
+    return _specs(entries + _flag_systems(args, []), args), {}
 
 
-def _run_system(system: dict, args: argparse.Namespace, dataset, runs: dict, cache):
-    """(name, run) of one experiment entry: a retriever, a fusion of earlier entries, or a rerank of one."""
-    where = f"system {system.get('name') or system}"
-    options = {k: v for k, v in system.items() if k not in _SYSTEM_KEYS}
-    local = argparse.Namespace(**{**vars(args), **options})
-    for key in options:
-        if key not in vars(args):
-            raise DataError(f"{where}: unknown option {key!r}")
-    if "fuse" in system:
-        names = system.get("runs") or list(runs)  # default: every earlier system
-        missing = [n for n in names if n not in runs]
-        if len(names) < 2 or missing:
-            raise DataError(f"{where}: 'runs' must name at least two earlier systems (unknown: {missing})")
-        name = system.get("name") or f"{system['fuse']}({', '.join(names)})"
-        return name, materialize(_fuse(system["fuse"], [runs[n] for n in names], local, args.k))
-    if "rerank" in system:
-        source = system.get("of") or (list(runs)[-1] if runs else None)
-        if source not in runs:
-            raise DataError(f"{where}: 'of' must name an earlier system, not {source!r}")
-        local.rerank, local.reranker = system["rerank"], system.get("reranker", R.RERANKERS.default)
-        local.rerank_depth = system.get("depth", args.rerank_depth)
-        model = os.path.basename(str(system["rerank"]).rstrip("/"))
-        name = system.get("name") or f"{local.reranker}-{model}@{local.rerank_depth}({source})"
-        return name, materialize(_rerank(runs[source], local, dataset, cache))
-    retriever = system.get("retriever", R.RETRIEVERS.default)
-    if retriever not in R.RETRIEVERS:
-        raise DataError(f"{where}: unknown retriever {retriever!r}")
-    if "model" in system:
-        for entry in R.RETRIEVERS.entries():  # the system's model, whichever retriever option names it
-            if "model_dest" in entry.info:
-                setattr(local, entry.info["model_dest"], system["model"])
-    elif retriever == "dense":
-        local.model = R.RETRIEVERS.entry("dense").info["default_model"]  # compare's --model is a list
-    name = system.get("name") or _system_name(retriever, local)
-    return name, materialize(_retrieve(retriever, local, dataset.corpus, dataset.queries, cache))
+def _load_options(args: argparse.Namespace) -> dict:
+    """The options of :func:`~daft_retrieval.load.load_beir` the command's flags give (S3, archives, timeout)."""
+    from daft_retrieval.load.io import s3_config
+
+    return {
+        "split": args.split,
+        "io_config": s3_config(args.s3_endpoint, anonymous=args.anonymous, timeout=args.timeout),
+        "timeout": args.timeout,
+        "max_archive_bytes": args.max_archive_bytes,
+        "max_archive_ratio": args.max_archive_ratio,
+    }
 
 
 def compare_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.evaluation import parse_measures
-    from daft_retrieval.report.compare import compare
+    from daft_retrieval.cli.main import DEFAULT_MEASURES
+    from daft_retrieval.experiment import Experiment, RunStore
+    from daft_retrieval.paths import cache_home
 
-    measures = parse_measures(args.measures)
     if args.k < 1:
         raise DataError(f"--k must be >= 1, not {args.k}")
-    systems = _systems(args)
-    checks.check_systems(systems, args)  # every model and retriever setting, before any work
-    dataset = _load(args)
-    cache = _cache(args)
-    runs: dict = {}
-    for system in systems:
-        name, run = _run_system(system, args, dataset, runs, cache)
-        if name in runs:
-            raise DataError(f"two systems are named {name!r}: give each a distinct 'name'")
-        runs[name] = _finished(run)
-        if os.environ.get(QUIET) != "0":
-            print(f"ran {name}", file=sys.stderr)
-    result = compare(runs, dataset.qrels, measures, dataset=dataset.name, trials=args.trials, queries=args.queries_in)
-    folder = args.output_dir or os.path.join("data", "reports", dataset.name)
-    paths = result.write(folder, plot=not args.no_plot)
+    systems, settings = _systems(args)
+    measures = settings.get("measures", args.measures) if args.measures is DEFAULT_MEASURES else args.measures
+    no_cache = getattr(args, "no_cache", False)
+    experiment = Experiment(
+        systems,
+        args.dataset or settings.get("datasets") or [default_dataset()],
+        measures,
+        baselines=args.baseline or settings.get("baselines"),
+        correction=args.correction or settings.get("correction", R.CORRECTIONS.default),
+        trials=args.trials,
+        tukey=args.tukey or settings.get("tukey", False),
+        queries=args.queries_in,
+        runs=None if no_cache else RunStore(args.runs_dir or cache_home("runs"), fresh=args.fresh),
+        load=_load_options(args),
+    )
+    labels = experiment.check()
+    checks.check_systems(systems, labels, args)  # every model and retriever setting, before any work
+    result = dataclasses.replace(experiment, cache=_cache(args)).run()
+    names = "+".join(result.comparisons)
+    paths = result.write(args.output_dir or os.path.join("data", "reports", names), plot=not args.no_plot)
     print(result.markdown())
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps(result.to_json(), allow_nan=False))
     print(f"wrote {', '.join(paths)}", file=sys.stderr)
     return 0
 

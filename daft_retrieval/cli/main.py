@@ -62,8 +62,10 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument(
         "--dataset",
         default=None,
-        help="BEIR folder (local, http(s)://, s3://), zip archive (path or URL) or beir:NAME; "
-        "default: the bundled data/demo",
+        action="append" if many_models else "store",
+        help="BEIR folder (local, http(s)://, s3://), zip archive (path or URL) or beir:NAME"
+        + ("; repeat it to run every system on every dataset" if many_models else "")
+        + "; default: the bundled data/demo",
     )
     p.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv; default test)")
     p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint for s3:// datasets (MinIO, ...)")
@@ -227,14 +229,36 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument(
         "--experiment",
         default=None,
-        help='JSON file listing the systems: {"systems": [{"name": ..., "retriever": "dense", "model": ...}, '
-        '{"retriever": "bm25", "stopwords": "en"}, {"name": "hybrid", "fuse": "rrf", "runs": [...] (default: all '
-        "earlier systems)}, "
-        '{"rerank": MODEL, "reranker": "bi", "of": NAME, "depth": 100}]}',
+        help='JSON (or .toml) file listing the systems: {"systems": [{"name": ..., "retriever": "dense", "model": '
+        '...}, {"retriever": "bm25", "stopwords": "en"}, {"name": "hybrid", "fuse": "rrf", "runs": [...] (default: '
+        'all earlier systems)}, {"rerank": MODEL, "reranker": "bi", "of": NAME, "depth": 100}]}, and optionally '
+        '"datasets", "measures", "baselines", "correction", "tukey" (options given on the command line win)',
     )
-    co.add_argument("--output-dir", default=None, help="report folder (default data/reports/<dataset>)")
+    co.add_argument("--output-dir", default=None, help="report folder (default data/reports/<dataset>[+<dataset>])")
     co.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
     co.add_argument("--trials", type=int, default=10_000, help="randomisation-test trials (default 10000)")
+    co.add_argument(
+        "--baseline",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a system every other one is tested against; repeat it for several (default: the first system)",
+    )
+    co.add_argument(
+        "--correction",
+        choices=R.CORRECTIONS.names(),
+        default=None,
+        help=f"multiple-testing correction over each table's tests: {R.CORRECTIONS.describe()} "
+        f"(default {R.CORRECTIONS.default})",
+    )
+    co.add_argument("--tukey", action="store_true", help="also the randomised Tukey HSD of every pair of systems")
+    co.add_argument(
+        "--runs-dir",
+        default=None,
+        help="saved runs, keyed by system spec, dataset content and package version (default: runs under the "
+        "cache home); a re-run reads them instead of running the systems again",
+    )
+    co.add_argument("--fresh", action="store_true", help="run every system again, ignoring (and replacing) saved runs")
 
     ca = sub.add_parser("cache", help="inspect, verify or prune the embedding cache")
     ca_sub = ca.add_subparsers(dest="cache_command", required=True)

@@ -7,7 +7,11 @@ leaves half a file where a good one was.
 
 from __future__ import annotations
 
+import json
+import re
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import daft
 import pyarrow as pa
@@ -20,7 +24,7 @@ from daft_retrieval.load.fields import Layout, first_fields, looks_like_number, 
 from daft_retrieval.load.scan import open_source
 from daft_retrieval.runner import persist
 
-__all__ = ["read_qrels", "read_run", "write_qrels", "write_run"]
+__all__ = ["provenance_lines", "read_provenance", "read_qrels", "read_run", "write_qrels", "write_run"]
 
 
 RUN_LAYOUT = Layout(
@@ -105,15 +109,17 @@ _LINES_PER_WRITE = 1 << 20
 _EMPTY, _NEWLINE = pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
 
 
-def _write_lines(lines: pa.ChunkedArray, path: str) -> None:
-    """Write one string per line to ``path`` (:func:`daft_retrieval.outputs.output_file`: atomically for a file,
-    in place for a pipe or device). The bytes go out as Arrow holds them, whatever characters the lines hold."""
+def _write_lines(lines: pa.ChunkedArray, path: str, header: bytes = b"") -> None:
+    """Write ``header`` then one string per line to ``path`` (:func:`daft_retrieval.outputs.output_file`: atomically
+    for a file, in place for a pipe or device). The bytes go out as Arrow holds them, whatever characters the
+    lines hold."""
     import numpy as np
     import pyarrow.compute as pc
 
     from daft_retrieval.outputs import output_file
 
     with output_file(path) as fh:
+        fh.write(header)
         for chunk in lines.chunks:
             for start in range(0, len(chunk), _LINES_PER_WRITE):
                 piece = chunk.slice(start, _LINES_PER_WRITE).cast(pa.large_string())
@@ -130,8 +136,46 @@ def _check_no_whitespace(df: daft.DataFrame, columns: list[str], what: str) -> N
             raise DataError(f"{what}: id {bad[0]!r} is empty or has whitespace, which TREC files cannot hold.")
 
 
-def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") -> None:
+def provenance_lines(provenance: Mapping[str, Any]) -> bytes:
+    r"""``# key: value`` lines (value as compact JSON unless a one-line string), trec_eval 10.0 skips them.
+
+    >>> provenance_lines({"system": {"retriever": "bm25"}, "package": "daft_retrieval 0.1.0"})
+    b'# system: {"retriever":"bm25"}\n# package: daft_retrieval 0.1.0\n'
+    """
+    lines = []
+    for key, value in provenance.items():
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+        if not re.fullmatch(r"[\w.\-]+", str(key)) or "\n" in text or "\r" in text:
+            raise DataError(f"provenance {key!r}: a key is one word and a value one line, not {text!r}")
+        lines.append(f"# {key}: {text}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def read_provenance(path: str) -> dict[str, Any]:
+    """The ``# key: value`` lines at the top of a run file written with ``provenance`` (JSON values decoded).
+
+    >>> write_run(run, "runs/bm25.txt", provenance={"system": {"retriever": "bm25"}})  # doctest: +SKIP
+    >>> read_provenance("runs/bm25.txt")["system"]  # doctest: +SKIP
+    {'retriever': 'bm25'}
+    """
+    out: dict[str, Any] = {}
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.startswith("# "):
+                break
+            key, _, text = line[2:].rstrip("\n").partition(": ")
+            try:
+                out[key] = json.loads(text)
+            except ValueError:
+                out[key] = text
+    return out
+
+
+def write_run(
+    run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval", provenance: Mapping[str, Any] | None = None
+) -> None:
     """Write a run frame as a TREC run file, ordered by query id then rank; scores keep full precision.
+    ``provenance``: ``# key: value`` lines first (what made the run; :func:`read_provenance` reads them back).
 
     A symbolic link's target is written, a FIFO or device (``/dev/stdout``) in place; a folder that is not
     writable, a full disk or a read-only file is an :class:`~daft_retrieval.errors.OutputError` naming ``path``.
@@ -158,7 +202,7 @@ def write_run(run: daft.DataFrame, path: str, *, tag: str = "daft_retrieval") ->
         lit(tag),
     )
     table = run.sort([S.QUERY_ID, S.RANK]).select(line.alias("line")).to_arrow()
-    _write_lines(table.column("line"), path)
+    _write_lines(table.column("line"), path, provenance_lines(provenance or {}))
 
 
 def write_qrels(qrels: daft.DataFrame, path: str) -> None:

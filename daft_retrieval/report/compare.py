@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import daft
 import numpy as np
@@ -27,7 +27,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.outputs import check_output_folder, make_folder, output_file, write_bytes
 from daft_retrieval.runner import persist
-from daft_retrieval.statistics import CORRECTIONS, correct, paired_comparison
+from daft_retrieval.statistics import CORRECTIONS, correct, paired_comparison, randomized_tukey_hsd
 
 __all__ = ["SYSTEM", "Comparison", "compare"]
 
@@ -37,16 +37,19 @@ SYSTEM = "system"
 @dataclass(repr=False)
 class Comparison:
     """``table``: system -> measure -> mean; ``per_query``: frame ``system, query_id, measure, value``;
-    ``tests``: one dict per (system, measure) other than the baseline (the first system)."""
+    ``tests``: one dict per (baseline, other system, measure); ``baselines``: the systems tested against (default
+    the first); ``tukey``: the randomised Tukey HSD p-value of every pair of systems per measure, when asked."""
 
     table: dict[str, dict[str, float]]
     per_query: daft.DataFrame
     tests: list[dict]
     dataset: str = ""
+    baselines: list[str] = field(default_factory=list)
+    tukey: list[dict] = field(default_factory=list)
 
     @property
     def baseline(self) -> str:
-        return next(iter(self.table))
+        return self.baselines[0] if self.baselines else next(iter(self.table))
 
     def markdown(self, alpha: float = 0.05) -> str:
         """The table with each mean marked + / - where it is significantly above / below the baseline (both tests
@@ -55,7 +58,7 @@ class Comparison:
         marks = {
             (t[SYSTEM], t["measure"]): ("+" if t["difference"] > 0 else "-")
             for t in self.tests
-            if t["p_t_test"] < alpha and t["p_randomization"] < alpha
+            if t["baseline"] == self.baseline and t["p_t_test"] < alpha and t["p_randomization"] < alpha
         }
         lines = [f"# {self.dataset} comparison" if self.dataset else "# Comparison", ""]
         lines += ["| system | " + " | ".join(measures) + " |", "|---" * (len(measures) + 1) + "|"]
@@ -66,17 +69,21 @@ class Comparison:
             "",
             f"+ / -: significantly above / below {self.baseline} (paired t-test and randomisation, p < {alpha}).",
             "",
-            "| system | measure | difference | p (t-test) | p (randomisation) | p (corrected) | 95% CI | d_z "
-            "| wins / ties / losses |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| system | baseline | measure | difference | p (t-test) | p (randomisation) | p (corrected) | 95% CI "
+            "| d_z | wins / ties / losses |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for t in self.tests:
             lines.append(
-                f"| {t[SYSTEM]} | {t['measure']} | {t['difference']:+.4f} | {t['p_t_test']:.4g} "
+                f"| {t[SYSTEM]} | {t['baseline']} | {t['measure']} | {t['difference']:+.4f} | {t['p_t_test']:.4g} "
                 f"| {t['p_randomization']:.4g} | {t['p_corrected']:.4g} ({t['correction']}) "
                 f"| [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}] | {t['effect_size']:.3f} "
                 f"| {t['wins']} / {t['ties']} / {t['losses']} |"
             )
+        if self.tukey:
+            lines += ["", "Randomised Tukey HSD (all pairs; Carterette 2012, Sakai 2014):", ""]
+            lines += ["| measure | system | system | p |", "|---|---|---|---|"]
+            lines += [f"| {t['measure']} | {t['a']} | {t['b']} | {t['p']:.4g} |" for t in self.tukey]
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:  # the terminal table (IPython shows it for a bare `result`)
@@ -89,8 +96,8 @@ class Comparison:
 
     def to_json(self) -> dict:
         """The report as strict JSON values: a NaN (no p-value over fewer than 2 queries) becomes ``null``."""
-        body = {"dataset": self.dataset, "baseline": self.baseline, "table": self.table, "tests": self.tests}
-        return _strict(body)
+        body = {"dataset": self.dataset, "baselines": self.baselines, "table": self.table, "tests": self.tests}
+        return _strict({**body, "tukey": self.tukey} if self.tukey else body)
 
     def plot(self, path: str) -> None:
         """A PNG: means per measure and system (grouped bars), and the per-query differences to the baseline on
@@ -113,7 +120,7 @@ class Comparison:
         first = measures[0]
         values = self._values(first)
         base = values[self.baseline]
-        for system in systems[1:]:
+        for system in (s for s in systems if s != self.baseline):
             diff = np.sort(values[system] - base)[::-1]
             right.plot(np.arange(len(diff)), diff, label=f"{system} - {self.baseline}")
         right.axhline(0, color="grey", linewidth=0.8)
@@ -167,8 +174,11 @@ def compare(
     trials: int = 10_000,
     queries: str = "qrels",
     correction: str = "holm",
+    baselines: list[str] | None = None,
+    tukey: bool = False,
 ) -> Comparison:
-    """Evaluate every run on ``qrels`` and test each against the first (the baseline).
+    """Evaluate every run on ``qrels`` and test every other system against each of ``baselines`` (default: the
+    first system), on every measure; ``tukey``: also the randomised Tukey HSD over all pairs (``trials``).
 
     ``queries``: "qrels" (every judged query; a run missing one scores 0 there) or "both" (the judged queries
     that every run answers: the systems are still compared on one set of queries). ``correction``: "holm"
@@ -184,6 +194,10 @@ def compare(
         raise DataError(f"queries must be 'qrels' or 'both', not {queries!r}")
     if correction not in CORRECTIONS:
         raise DataError(f"correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+    baselines = list(dict.fromkeys(baselines or [next(iter(runs))]))
+    unknown = [b for b in baselines if b not in runs]
+    if unknown:
+        raise DataError(f"baseline {unknown[0]!r} is not a system; the systems: {', '.join(runs)}")
     if queries == "both":
         common = qrels.select(S.QUERY_ID).distinct()
         for run in runs.values():
@@ -198,16 +212,21 @@ def compare(
     for frame in frames[1:]:
         per_query = per_query.concat(frame)
     per_query = persist(per_query.select(SYSTEM, S.QUERY_ID, S.MEASURE, S.VALUE))
-    result = Comparison(table, per_query, [], dataset)
-    names = list(runs)
+    result = Comparison(table, per_query, [], dataset, baselines)
     tests = []
     for measure in next(iter(table.values())):
         values = result._values(measure)
-        base = values[names[0]]
-        for name in names[1:]:
-            tests.append(
-                paired_comparison(base, values[name], system=name, baseline=names[0], measure=measure, trials=trials)
-            )
+        for baseline in baselines:
+            for name in (n for n in runs if n != baseline):
+                test = paired_comparison(
+                    values[baseline], values[name], system=name, baseline=baseline, measure=measure, trials=trials
+                )
+                tests.append(test)
+        if tukey and len(runs) > 1:
+            p = randomized_tukey_hsd(values, trials=trials)
+            names = list(runs)
+            pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+            result.tukey.extend({"measure": measure, "a": a, "b": b, "p": p[(a, b)]} for a, b in pairs)
     result.tests.extend(t.to_dict() for t in correct(tests, correction))
     return result
 

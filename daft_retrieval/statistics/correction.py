@@ -25,11 +25,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from daft_retrieval import registry
 from daft_retrieval.errors import DataError
 
 __all__ = ["CORRECTIONS", "adjust_p_values"]
 
-CORRECTIONS = ("holm", "bh", "none")
+CORRECTIONS = tuple(registry.CORRECTIONS.names())  # ("holm", "bh", "none")
 
 
 def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str = "holm") -> np.ndarray:

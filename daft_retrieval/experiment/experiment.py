@@ -1,0 +1,303 @@
+"""An experiment: systems x datasets x measures, with the statistics of every table and work never done twice.
+
+For each dataset, every system runs in order (:func:`~daft_retrieval.experiment.stages.run_system`); a system
+whose content key (:func:`~daft_retrieval.experiment.spec.spec_key`) was already computed on that dataset is not
+run again (two names for one spec, or the same retriever under a fusion and on its own), and with a ``runs``
+store (:class:`~daft_retrieval.experiment.store.RunStore`) a run saved by an earlier experiment on the same data
+is read back instead. A run is always evaluated as read back from its saved file, so the first and every later
+run of an experiment give the same bytes. Per dataset: a systems x measures table with paired tests against each
+baseline, corrected over the table (:func:`daft_retrieval.report.compare.compare`); over datasets: the mean of
+each system's per-dataset means (BEIR's table).
+
+    >>> import daft_retrieval as dr
+    >>> systems = [dr.Retrieve(retriever="bm25"), dr.Retrieve(retriever="dense"), dr.Fuse(fuse="rrf")]
+    >>> result = dr.Experiment(systems, ["data/demo"], ["nDCG@10", "R@100"]).run()  # doctest: +SKIP
+    >>> result.mean["rrf(bm25, dense-all-MiniLM-L6-v2)"]["nDCG@10"]  # doctest: +SKIP
+    >>> result.write("data/reports/demo")  # comparison.md, .json, .tex, .png, per_query.parquet  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import daft
+
+from daft_retrieval.errors import DataError
+from daft_retrieval.experiment.spec import Fuse, Rerank, Retrieve, System, spec_key
+from daft_retrieval.experiment.stages import check_system, run_system, sources
+from daft_retrieval.progress import QUIET
+
+__all__ = ["Experiment", "ExperimentResult"]
+
+
+@dataclass
+class ExperimentResult:
+    """``comparisons``: dataset name -> :class:`~daft_retrieval.report.compare.Comparison`; ``mean``: system ->
+    measure -> the mean over datasets of its means; ``provenance``: per dataset and system, where its run came
+    from (computed, shared, saved), its seconds, and the package, runner and device."""
+
+    comparisons: dict[str, Any]
+    mean: dict[str, dict[str, float]]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """``{"datasets": {NAME: {"table": ..., "tests": [...]}}, "mean": ...}`` (strict JSON: NaN is null)."""
+        from daft_retrieval.report.compare import _strict
+
+        datasets = {}
+        for name, comparison in self.comparisons.items():
+            body = {"table": comparison.table, "tests": comparison.tests}
+            datasets[name] = {**body, "tukey": comparison.tukey} if comparison.tukey else body
+        return _strict({"datasets": datasets, "mean": self.mean})
+
+    def markdown(self, alpha: float = 0.05) -> str:
+        """Each dataset's report, then the mean over datasets."""
+        parts = [c.markdown(alpha) for c in self.comparisons.values()]
+        if len(self.comparisons) > 1:
+            measures = list(next(iter(self.mean.values())))
+            lines = [f"# Mean over {len(self.comparisons)} datasets ({', '.join(self.comparisons)})", ""]
+            lines += ["| system | " + " | ".join(measures) + " |", "|---" * (len(measures) + 1) + "|"]
+            lines += [f"| {s} | " + " | ".join(f"{v[m]:.4f}" for m in measures) + " |" for s, v in self.mean.items()]
+            parts.append("\n".join(lines) + "\n")
+        return "\n".join(parts)
+
+    def latex(self, alpha: float = 0.05) -> str:
+        """One LaTeX table per dataset (significance letters per baseline) and one of the means."""
+        from daft_retrieval.report.latex import latex_table
+
+        tables = []
+        for name, c in self.comparisons.items():
+            key = "".join(ch if ch.isalnum() else "-" for ch in name)
+            tables.append(
+                latex_table(c.table, c.tests, baselines=c.baselines, alpha=alpha, caption=name, label=f"tab:{key}")
+            )
+        if len(self.comparisons) > 1:
+            first = next(iter(self.comparisons.values()))
+            caption = f"Mean over {', '.join(self.comparisons)}."
+            tables.append(latex_table(self.mean, [], baselines=first.baselines, alpha=alpha, caption=caption))
+        return "\n".join(tables)
+
+    def per_query(self) -> daft.DataFrame:
+        """``dataset, system, query_id, measure, value`` over every dataset."""
+        from daft import lit
+
+        frames = [c.per_query.select(lit(n).alias("dataset"), "*") for n, c in self.comparisons.items()]
+        out = frames[0]
+        for frame in frames[1:]:
+            out = out.concat(frame)
+        return out
+
+    def write(self, folder: str, *, plot: bool = True) -> list[str]:
+        """``comparison.md``, ``comparison.json`` (with the provenance), ``comparison.tex``, ``per_query.parquet``
+        and a PNG per dataset (``comparison.png``; ``comparison-<dataset>.png`` for several) into ``folder``, each
+        replaced atomically; nothing else there is touched. Returns the paths."""
+        import pyarrow.parquet as pq
+
+        from daft_retrieval.outputs import check_output_folder, make_folder, output_file, write_bytes
+
+        check_output_folder(folder)
+        make_folder(folder, folder)
+        body = {**self.to_json(), "provenance": self.provenance}
+        texts = {
+            "comparison.md": self.markdown(),
+            "comparison.json": json.dumps(body, indent=1, allow_nan=False),
+            "comparison.tex": self.latex(),
+        }
+        paths = []
+        for name, text in texts.items():
+            paths.append(os.path.join(folder, name))
+            write_bytes(paths[-1], text.encode("utf-8"))
+        paths.append(os.path.join(folder, "per_query.parquet"))
+        with output_file(paths[-1]) as fh:
+            pq.write_table(self.per_query().to_arrow(), fh)
+        if plot:
+            for name, comparison in self.comparisons.items():
+                one = len(self.comparisons) == 1
+                paths.append(os.path.join(folder, "comparison.png" if one else f"comparison-{name}.png"))
+                comparison.plot(paths[-1])
+        return paths
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """``systems`` (specs, run in order) on every dataset of ``datasets`` (paths, ``beir:NAME`` or loaded
+    :class:`~daft_retrieval.load.dataset.Dataset` values), scored by ``measures``.
+
+    ``baselines``: the systems every other one is tested against (default the first); ``correction``: "holm",
+    "bh" or "none" over each table's tests; ``trials``: of the randomisation test (and Tukey); ``tukey``: also the
+    randomised Tukey HSD of all pairs; ``queries``: "qrels" or "both"; ``cache``: the embedding cache;
+    ``runs``: a :class:`~daft_retrieval.experiment.store.RunStore` of saved runs (None: nothing saved);
+    ``load``: options of :func:`~daft_retrieval.load.load_beir` for datasets given by path."""
+
+    systems: Sequence[System]
+    datasets: Sequence[Any]
+    measures: Sequence[str]
+    baselines: Sequence[str] | None = None
+    correction: str = "holm"
+    trials: int = 10_000
+    tukey: bool = False
+    queries: str = "qrels"
+    cache: Any = None
+    runs: Any = None
+    load: dict = field(default_factory=dict)
+
+    def labels(self) -> list[str]:
+        """The systems' names, in order (``name``, else made from the spec and the systems it reads)."""
+        labels: list[str] = []
+        for index, spec in enumerate(self.systems):
+            where = f"system {index + 1}"
+            if not isinstance(spec, (Retrieve, Fuse, Rerank)):
+                raise DataError(f"{where}: expected a Retrieve, Fuse or Rerank spec, not {spec!r}")
+            try:
+                read = sources(spec, labels)
+            except DataError as exc:
+                raise DataError(f"{where} ({spec.name or type(spec).__name__}): {exc}") from None
+            label = (
+                spec.label if isinstance(spec, Retrieve) else spec.label_of(read if isinstance(spec, Fuse) else read[0])
+            )
+            if label in labels:
+                raise DataError(f"two systems are named {label!r}: give each a distinct 'name'")
+            labels.append(label)
+        return labels
+
+    def check(self) -> list[str]:
+        """Every setting checked before any work (labels, baselines, measures, each system's model settings)."""
+        from daft_retrieval.evaluation import parse_measures
+
+        if not self.systems:
+            raise DataError("an experiment needs at least one system")
+        if not self.datasets:
+            raise DataError("an experiment needs at least one dataset")
+        labels = self.labels()
+        for baseline in self.baselines or []:
+            if baseline not in labels:
+                raise DataError(f"--baseline {baseline!r} is not a system; the systems: {', '.join(labels)}")
+        parse_measures(list(self.measures))
+        for spec in self.systems:
+            check_system(spec)
+        return labels
+
+    def run(self) -> ExperimentResult:
+        """Run every system on every dataset; the tables, tests, means and provenance."""
+        from daft_retrieval.report.compare import compare
+
+        labels = self.check()
+        comparisons, provenance = {}, {"package": _package(), "datasets": {}}
+        for given in self.datasets:
+            dataset = self._dataset(given)
+            if dataset.name in comparisons:
+                raise DataError(f"two datasets are named {dataset.name!r}; give folders with distinct names")
+            runs, steps = self._run_dataset(dataset, labels)
+            comparisons[dataset.name] = compare(
+                runs,
+                dataset.qrels,
+                list(self.measures),
+                dataset=dataset.name,
+                trials=self.trials,
+                queries=self.queries,
+                correction=self.correction,
+                baselines=list(self.baselines or []) or None,
+                tukey=self.tukey,
+            )
+            provenance["datasets"][dataset.name] = steps
+        return ExperimentResult(comparisons, _mean(comparisons), provenance)
+
+    def _dataset(self, given: Any):
+        from daft_retrieval.load import Dataset, load_beir
+
+        return given if isinstance(given, Dataset) else load_beir(str(given), **self.load)
+
+    def _run_dataset(self, dataset, labels: list[str]) -> tuple[dict, dict]:
+        """Every system's run on ``dataset`` (each distinct content key computed once) and where each came from."""
+        from daft_retrieval.experiment.fingerprint import dataset_fingerprint
+        from daft_retrieval.progress import finish_all
+        from daft_retrieval.runner import materialize
+
+        fingerprint = dataset_fingerprint(dataset)
+        runs: dict[str, daft.DataFrame] = {}
+        keys: dict[str, str] = {}
+        done: dict[str, daft.DataFrame] = {}
+        steps: dict[str, Any] = {"fingerprint": fingerprint, "systems": {}}
+        for spec, label in zip(self.systems, labels):
+            read = sources(spec, list(runs))
+            key = spec_key(spec, [keys[n] for n in read])
+            started, origin = time.perf_counter(), "shared"
+            if key not in done:
+                saved = self.runs.load(key, fingerprint) if self.runs is not None else None
+                origin = "saved" if saved is not None else "computed"
+                if saved is None:
+                    run = materialize(run_system(spec, dataset, runs, self.cache))
+                    finish_all()
+                    saved = self._save(run, spec, key, fingerprint, dataset.name, time.perf_counter() - started)
+                done[key] = saved
+            runs[label], keys[label] = done[key], key
+            steps["systems"][label] = {"key": key, "from": origin, "seconds": round(time.perf_counter() - started, 3)}
+            if os.environ.get(QUIET) != "0":
+                print(f"{dataset.name}: {label} ({origin})", file=sys.stderr)
+        return runs, steps
+
+    def _save(self, run, spec: System, key: str, fingerprint: str, dataset: str, seconds: float):
+        """``run`` saved with its provenance and read back (what every later experiment reads), or ``run`` itself
+        without a store."""
+        if self.runs is None:
+            return run
+        provenance = {
+            "system": {"kind": type(spec).__name__, **dataclasses.asdict(spec)},
+            "dataset": {"name": dataset, "fingerprint": fingerprint},
+            "model": _model_provenance(spec),
+            "seconds": round(seconds, 3),
+        }
+        self.runs.save(run, key, fingerprint, provenance)
+        loaded = self.runs.load(key, fingerprint)
+        return run if loaded is None else loaded
+
+
+def _model_provenance(spec: System) -> dict:
+    """The model spec and its weights digest (None for BM25 and fusions)."""
+    from daft_retrieval.experiment.stages import descriptor
+
+    if isinstance(spec, Retrieve) and spec.model:
+        model = descriptor(spec.retriever, spec.model, spec)
+    elif isinstance(spec, Rerank):
+        model = descriptor(spec.reranker, spec.rerank, spec)
+    else:
+        return (
+            {"tokenizer": {"stopwords": spec.stopwords, "stemmer": spec.stemmer}} if isinstance(spec, Retrieve) else {}
+        )
+    from daft_retrieval.cache.fingerprint import weights_digest
+
+    try:
+        digest = weights_digest(model.model, model.resolver)
+    except Exception:  # a hub id not downloaded: the spec still says which model
+        digest = None
+    return {"model": model.model, "weights": digest, "dtype": _dtype(model)}
+
+
+def _dtype(model) -> str:
+    from daft_retrieval.device import compute_dtype
+
+    return compute_dtype(model.device, model.fp16)
+
+
+def _package() -> dict:
+    from daft_retrieval import __version__
+    from daft_retrieval.runner import on_ray
+
+    return {"version": __version__, "runner": "ray" if on_ray() else "native", "python": sys.version.split()[0]}
+
+
+def _mean(comparisons: dict) -> dict[str, dict[str, float]]:
+    """Each system's mean over datasets of its per-dataset means (exactly rounded sums, in dataset order)."""
+    first = next(iter(comparisons.values()))
+    return {
+        system: {m: math.fsum(c.table[system][m] for c in comparisons.values()) / len(comparisons) for m in measures}
+        for system, measures in first.table.items()
+    }

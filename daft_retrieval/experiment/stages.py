@@ -1,0 +1,113 @@
+"""Run one system spec on a dataset: the library call each kind of spec stands for, returning a run frame.
+
+The CLI's ``eval``, ``search`` and ``compare`` and :class:`~daft_retrieval.experiment.Experiment` all run systems
+through :func:`run_system`, so a system means the same thing wherever it is given.
+
+    >>> run = run_system(Retrieve(retriever="bm25", k=10), dataset, {})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import daft
+
+from daft_retrieval.errors import DataError
+from daft_retrieval.experiment.spec import Fuse, Rerank, Retrieve, System
+
+if TYPE_CHECKING:
+    from daft_retrieval.cache.store import EmbeddingCache
+    from daft_retrieval.encode.descriptor import ModelConfig
+    from daft_retrieval.load.dataset import Dataset
+
+__all__ = ["descriptor", "run_system", "sources"]
+
+
+def descriptor(kind: str, model: str, spec: Retrieve | Rerank) -> ModelConfig:
+    """The model descriptor of a retriever ("dense", "splade", "late") or a reranker ("cross", "bi", "late")
+    with the spec's device, fp16, batch size and maximum length (a cross-encoder's per pair)."""
+    options = {"device": spec.device, "fp16": spec.fp16, "batch_size": spec.batch_size}
+    if kind == "cross":
+        from daft_retrieval.reranking.cross import CrossConfig
+
+        return CrossConfig(model=model, max_length=spec.max_seq_length, **options)
+    if kind == "splade":
+        from daft_retrieval.encode.sparse import SparseConfig as config_type
+    elif kind == "late":
+        from daft_retrieval.encode.tokens import TokenConfig as config_type
+    else:
+        from daft_retrieval.encode.dense import DenseConfig as config_type
+    return config_type(model=model, max_seq_length=spec.max_seq_length, **options)
+
+
+def check_system(spec: System) -> None:
+    """Make (and so check) the light settings of ``spec`` before any work: its model descriptor, BM25 parameters
+    and tokenizer."""
+    if isinstance(spec, Retrieve) and spec.retriever == "bm25":
+        from daft_retrieval.index.bm25 import _check as check_bm25
+        from daft_retrieval.text.tokenize import Tokenizer
+
+        Tokenizer(stopwords=spec.stopwords, stemmer=spec.stemmer)
+        check_bm25(spec.k1, spec.b, spec.bm25_variant)
+    elif isinstance(spec, Retrieve):
+        descriptor(spec.retriever, spec.model, spec)
+    elif isinstance(spec, Rerank):
+        descriptor(spec.reranker, spec.rerank, spec)
+
+
+def sources(spec: System, earlier: list[str]) -> list[str]:
+    """The earlier systems (by label) ``spec`` reads: a fusion's ``runs`` (default all), a rerank's ``of``
+    (default the last); none for a retriever."""
+    if isinstance(spec, Fuse):
+        names = list(spec.runs) if spec.runs else list(earlier)
+        missing = [n for n in names if n not in earlier]
+        if len(names) < 2 or missing:
+            raise DataError(f"'runs' must name at least two earlier systems (unknown: {missing}, earlier: {earlier})")
+        return names
+    if isinstance(spec, Rerank):
+        source = spec.of or (earlier[-1] if earlier else None)
+        if source not in earlier:
+            raise DataError(f"'of' must name an earlier system, not {source!r}")
+        return [source]
+    return []
+
+
+def run_system(
+    spec: System, dataset: Dataset, runs: dict[str, daft.DataFrame], cache: EmbeddingCache | None = None
+) -> daft.DataFrame:
+    """The run of ``spec`` on ``dataset``; ``runs``: the earlier systems' runs by label (what a fusion or a rerank
+    reads); ``cache``: the embedding cache of every model."""
+    corpus, queries = dataset.corpus, dataset.queries
+    if isinstance(spec, Fuse):
+        from daft_retrieval.fusion import fuse
+
+        names = sources(spec, list(runs))
+        return fuse([runs[n] for n in names], method=spec.fuse, depth=spec.k, **spec.options())
+    if isinstance(spec, Rerank):
+        from daft_retrieval.reranking import rerank
+
+        model = descriptor(spec.reranker, spec.rerank, spec)
+        source = runs[sources(spec, list(runs))[0]]
+        cache = None if spec.reranker == "cross" else cache  # a cross-encoder scores pairs: nothing to cache
+        return rerank(source, queries, corpus, method=spec.reranker, model=model, depth=spec.depth, cache=cache)
+    if spec.retriever == "bm25":
+        from daft_retrieval.retrieve.bm25 import bm25_search
+        from daft_retrieval.text.tokenize import Tokenizer
+
+        tokenizer = Tokenizer(stopwords=spec.stopwords, stemmer=spec.stemmer)
+        return bm25_search(
+            corpus, queries, k=spec.k, tokenizer=tokenizer, k1=spec.k1, b=spec.b, variant=spec.bm25_variant
+        )
+    model = descriptor(spec.retriever, spec.model, spec)
+    if spec.retriever == "splade":
+        from daft_retrieval.retrieve.splade import splade_search
+
+        return splade_search(corpus, queries, model=model, k=spec.k, cache=cache)
+    if spec.retriever == "late":
+        from daft_retrieval.retrieve.late import late_search
+
+        options = {"nprobe": spec.nprobe, "candidates": spec.candidates}
+        return late_search(corpus, queries, model=model, k=spec.k, cache=cache, **options)
+    from daft_retrieval.retrieve.dense import dense_search
+
+    return dense_search(corpus, queries, model=model, k=spec.k, index_dir=spec.index_dir, cache=cache)
