@@ -88,7 +88,12 @@ def test_a_file_and_flags_give_the_same_experiment_and_a_second_run_the_same_byt
     latex = (report / "comparison.tex").read_text()
     assert latex.count(r"\begin{tabular}") == 3 and "bm25 (a)" in latex  # two datasets and the mean
     provenance = json.loads((report / "comparison.json").read_text())["provenance"]
-    assert provenance["package"]["runner"] == "native" and set(provenance["datasets"]) == {"demo", "demo-half"}
+    assert provenance["package"]["runner"] == "native" and provenance["package"]["device"] == "cpu"
+    assert set(provenance["datasets"]) == {"demo", "demo-half"}
+    demo = provenance["datasets"]["demo"]
+    assert set(demo["seconds"]) == {"load", "evaluate"} and len(demo["fingerprint"]) == 16
+    dense = demo["systems"]["dense-all-MiniLM-L6-v2"]
+    assert dense["from"] == "computed" and dense["cache"] == {"hits": 0, "misses": 44 + 300}  # queries + passages
 
 
 def test_the_statistics_equal_scipy_and_statsmodels(two_datasets, tmp_path):

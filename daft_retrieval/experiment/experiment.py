@@ -190,12 +190,15 @@ class Experiment:
         from daft_retrieval.report.compare import compare
 
         labels = self.check()
-        comparisons, provenance = {}, {"package": _package(), "datasets": {}}
+        comparisons, provenance = {}, {"datasets": {}}
         for given in self.datasets:
+            started = time.perf_counter()
             dataset = self._dataset(given)
             if dataset.name in comparisons:
                 raise DataError(f"two datasets are named {dataset.name!r}; give folders with distinct names")
+            loaded = time.perf_counter() - started
             runs, steps = self._run_dataset(dataset, labels)
+            started = time.perf_counter()
             comparisons[dataset.name] = compare(
                 runs,
                 dataset.qrels,
@@ -207,8 +210,9 @@ class Experiment:
                 baselines=list(self.baselines or []) or None,
                 tukey=self.tukey,
             )
+            steps["seconds"] = {"load": round(loaded, 3), "evaluate": round(time.perf_counter() - started, 3)}
             provenance["datasets"][dataset.name] = steps
-        return ExperimentResult(comparisons, _mean(comparisons), provenance)
+        return ExperimentResult(comparisons, _mean(comparisons), {"package": _package(), **provenance})
 
     def _dataset(self, given: Any):
         from daft_retrieval.load import Dataset, load_beir
@@ -229,7 +233,7 @@ class Experiment:
         for spec, label in zip(self.systems, labels):
             read = sources(spec, list(runs))
             key = spec_key(spec, [keys[n] for n in read])
-            started, origin = time.perf_counter(), "shared"
+            started, origin, before = time.perf_counter(), "shared", _cache_counts(self.cache)
             if key not in done:
                 saved = self.runs.load(key, fingerprint) if self.runs is not None else None
                 origin = "saved" if saved is not None else "computed"
@@ -239,7 +243,11 @@ class Experiment:
                     saved = self._save(run, spec, key, fingerprint, dataset.name, time.perf_counter() - started)
                 done[key] = saved
             runs[label], keys[label] = done[key], key
-            steps["systems"][label] = {"key": key, "from": origin, "seconds": round(time.perf_counter() - started, 3)}
+            seconds = round(time.perf_counter() - started, 3)
+            step = {"kind": type(spec).__name__, "key": key, "from": origin, "seconds": seconds}
+            after = _cache_counts(self.cache)
+            step["cache"] = {k: after[k] - before[k] for k in after}  # embedding-cache hits and misses (texts)
+            steps["systems"][label] = step
             if os.environ.get(QUIET) != "0":
                 print(f"{dataset.name}: {label} ({origin})", file=sys.stderr)
         return runs, steps
@@ -258,6 +266,12 @@ class Experiment:
         self.runs.save(run, key, fingerprint, provenance)
         loaded = self.runs.load(key, fingerprint)
         return run if loaded is None else loaded
+
+
+def _cache_counts(cache) -> dict[str, int]:
+    """The embedding cache's hits and misses so far (0 without a cache)."""
+    counts = getattr(cache, "counts", None) or {}
+    return {k: sum(c[k] for c in counts.values()) for k in ("hits", "misses")}
 
 
 def _model_provenance(spec: System) -> dict:
@@ -291,7 +305,11 @@ def _package() -> dict:
     from daft_retrieval import __version__
     from daft_retrieval.runner import on_ray
 
-    return {"version": __version__, "runner": "ray" if on_ray() else "native", "python": sys.version.split()[0]}
+    out = {"version": __version__, "runner": "ray" if on_ray() else "native", "python": sys.version.split()[0]}
+    torch = sys.modules.get("torch")  # loaded by any model that ran; asking would load it for BM25 alone
+    if torch is not None:
+        out["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return out
 
 
 def _mean(comparisons: dict) -> dict[str, dict[str, float]]:
