@@ -214,11 +214,20 @@ for _name, _target, _example, _help in (
     ("nDCG", "ndcg:NDCG", "nDCG@10", "normalised DCG, linear gain (trec_eval ndcg_cut)"),
     ("R", "recall:Recall", "R@100", "recall at k (trec_eval recall)"),
     ("P", "precision:Precision", "P(rel=2)@5", "precision at k (trec_eval P)"),
-    ("RR", "rr:RR", "RR", "reciprocal rank of the first relevant doc, no cutoff (trec_eval recip_rank)"),
+    ("RR", "rr:RR", "RR", "reciprocal rank of the first relevant doc (trec_eval recip_rank); RR@k within the top k"),
     ("MRR", "rr:MRR", "MRR@10", "reciprocal rank within the top k (BEIR/MTEB MRR@k)"),
     ("AP", "ap:AP", "AP@100", "average precision (trec_eval map_cut / map)"),
     ("R-Prec", "rprec:RPrec", "R-Prec", "precision at R, R = number of relevant docs (trec_eval Rprec)"),
     ("Success", "success:Success", "Success@10", "1 if any relevant doc is in the top k (trec_eval success)"),
+    ("NumQ", "counts:NumQ", "NumQ", "1 per query: the mean is 1, per query the count (trec_eval num_q)"),
+    ("NumRet", "counts:NumRet", "NumRet", "documents retrieved; NumRet(rel=t) only relevant ones (trec_eval num_ret)"),
+    ("NumRel", "counts:NumRel", "NumRel", "relevant documents judged for the query (trec_eval num_rel)"),
+    ("NumRelRet", "counts:NumRelRet", "NumRelRet", "relevant documents retrieved (trec_eval num_rel_ret)"),
+    ("SetP", "sets:SetP", "SetP", "relevant retrieved / retrieved (trec_eval set_P)"),
+    ("SetR", "sets:SetR", "SetR", "relevant retrieved / relevant (trec_eval set_recall)"),
+    ("SetF", "sets:SetF", "SetF", "F1 of SetP and SetR (trec_eval set_F, beta 1)"),
+    ("Judged", "judged:Judged", "Judged@10", "share of the top k with a judgement (ir_measures Judged)"),
+    ("Bpref", "bpref:Bpref", "Bpref", "binary preference: relevant above judged non-relevant (trec_eval bpref)"),
 ):
     MEASURES.add(_name, f"daft_retrieval.evaluation.measures.{_target}", help=_help, example=_example)
 del _name, _help, _target, _example

@@ -37,7 +37,7 @@ def test_evaluate_table_and_per_query(files, capsys):
         ("q1 Q0 d1 1 2.0\n", "P@1", "run.txt:1: expected 6 fields, found 5"),
         ("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 high t\n", "P@1", "run.txt:2: field 5 must be a number"),
         ("q1 Q0 d1 1 2.0 t\n", "nDCG@ten", "unknown measure 'nDCG@ten'"),
-        ("q1 Q0 d1 1 2.0 t\n", "RR@10", "takes no cutoff"),
+        ("q1 Q0 d1 1 2.0 t\n", "R-Prec@10", "takes no cutoff"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, files, capsys, run_text, measure, message):

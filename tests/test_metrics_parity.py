@@ -29,14 +29,40 @@ PAIRS = {
     "RR": ("recip_rank", "recip_rank"),
     "R-Prec": ("Rprec", "Rprec"),
     "Success@3": ("success.3", "success_3"),
+    "NumQ": ("num_q", "num_q"),
+    "NumRet": ("num_ret", "num_ret"),
+    "NumRel": ("num_rel", "num_rel"),
+    "NumRelRet": ("num_rel_ret", "num_rel_ret"),
+    "SetP": ("set_P", "set_P"),
+    "SetR": ("set_recall", "set_recall"),
+    "SetF": ("set_F", "set_F"),
+    "Bpref": ("bpref", "bpref"),
 }
 THRESHOLDED = {
     "P(rel=2)@5": ("P.5", "P_5", 2),
     "R(rel=2)@10": ("recall.10", "recall_10", 2),
     "AP(rel=3)": ("map", "map", 3),
     "RR(rel=2)": ("recip_rank", "recip_rank", 2),
+    "NumRet(rel=2)": ("num_rel_ret", "num_rel_ret", 2),
+    "NumRel(rel=3)": ("num_rel", "num_rel", 3),
+    "SetF(rel=2)": ("set_F", "set_F", 2),
+    "Bpref(rel=2)": ("bpref", "bpref", 2),
 }
-MRR = {"MRR@3": 3, "MRR@10": 10}
+MRR = {"MRR@3": 3, "MRR@10": 10, "RR@5": 5}
+JUDGED = {"Judged@1": 1, "Judged@5": 5, "Judged@20": 20}  # no trec_eval measure: a plain-Python reference
+
+
+def missing(measure: str, judgements: dict[str, int]) -> float:
+    """The value of a judged query absent from the run (trec_eval -c evaluates it on an empty ranking; pytrec_eval
+    reports no value): NumQ 1 and NumRel the query's relevant count, every other measure 0."""
+    if measure == "NumQ":
+        return 1.0
+    if measure.startswith("NumRel") and not measure.startswith("NumRelRet"):
+        level = parse_measure(measure).threshold
+        return float(sum(v >= level for v in judgements.values()))
+    return 0.0
+
+
 # trec_eval keeps measure parameters (cutoffs) in global tables: evaluators built with different parameter
 # strings in one process interfere (and can hang), so every evaluator here asks for this one set.
 TREC_MEASURES = {
@@ -49,6 +75,14 @@ TREC_MEASURES = {
     "recip_rank",
     "Rprec",
     "success.3",
+    "num_q",
+    "num_ret",
+    "num_rel",
+    "num_rel_ret",
+    "set_P",
+    "set_recall",
+    "set_F",
+    "bpref",
 }
 
 
@@ -112,16 +146,22 @@ def reference(run, qrels) -> dict[str, dict[str, float]]:
     for ours, (_, key) in PAIRS.items():
         ref[ours] = {q: v[key] for q, v in base.items()}
     for ours, (_, key, level) in THRESHOLDED.items():
-        # trec_eval's relevance_level=level, written as binarised qrels (the same thing for binary measures)
-        res = trec_evaluate({q: {d: int(v >= level) for d, v in ds.items()} for q, ds in qrels.items()}, run)
+        # trec_eval's relevance_level=level, written as binarised qrels (the same thing for binary measures);
+        # negative judgements stay negative (bpref reads them as unjudged, not as non-relevant)
+        binary = {q: {d: int(v >= level) if v >= 0 else v for d, v in ds.items()} for q, ds in qrels.items()}
+        res = trec_evaluate(binary, run)
         ref[ours] = {q: v[key] for q, v in res.items()}
     for ours, k in MRR.items():
         res = trec_evaluate(qrels, truncate_trec(run, k))
         ref[ours] = {q: v["recip_rank"] for q, v in res.items()}
+    for ours, k in JUDGED.items():
+        top = truncate_trec(run, k)
+        ref[ours] = {q: sum(d in qrels[q] for d in top[q]) / len(top[q]) for q in run if q in qrels}
     return ref
 
 
-MEASURES = [*PAIRS, *THRESHOLDED, *MRR]
+MEASURES = [*PAIRS, *THRESHOLDED, *MRR, *JUDGED]
+COUNTS = {"NumQ", "NumRet", "Judged@1", "Judged@5", "Judged@20"}  # nonzero for a query without relevant docs
 
 
 def test_measure_strings_round_trip():
@@ -169,11 +209,11 @@ def test_random_run_matches_pytrec_eval(seed, batch):
     for m in MEASURES:
         ours = {q: batch["per_query"][(_case_query(seed, q), m)] for q in qrels}
         for q in qrels:  # every qrels query is reported; one absent from the run scores 0
-            expected = ref[m].get(q, 0.0)
+            expected = ref[m].get(q, missing(m, qrels[q]))
             assert math.isclose(ours[q], expected, abs_tol=1e-9), (seed, m, q)
         for q in in_both:
             assert math.isclose(batch["per_query_both"][(_case_query(seed, q), m)], ref[m][q], abs_tol=1e-9)
-        mean_c = sum(ref[m].get(q, 0.0) for q in qrels) / len(qrels)  # trec_eval -c
+        mean_c = sum(ref[m].get(q, missing(m, qrels[q])) for q in qrels) / len(qrels)  # trec_eval -c
         assert math.isclose(math.fsum(ours.values()) / len(qrels), mean_c, abs_tol=1e-9), (seed, m)
     if not in_both:  # a mean over no queries is NaN (with a DataWarning), not 0: this case on its own
         run_df, qrels_df = to_frames(run, qrels)
@@ -190,7 +230,7 @@ def test_batched_means_match_pytrec_eval(batch):
     for m in MEASURES:
         c, in_both = [], []
         for seed, (run, qrels) in batch["cases"].items():
-            c += [refs[seed][m].get(q, 0.0) for q in qrels]
+            c += [refs[seed][m].get(q, missing(m, qrels[q])) for q in qrels]
             in_both += [refs[seed][m][q] for q in qrels if q in run]
         assert math.isclose(batch["ours"].aggregate[m], math.fsum(c) / len(c), abs_tol=1e-9), m
         assert math.isclose(batch["both"].aggregate[m], math.fsum(in_both) / len(in_both), abs_tol=1e-9), m
@@ -203,10 +243,18 @@ def test_query_judged_only_negative():
     run = daft.from_pydict({"query_id": ["a", "a", "b"], "doc_id": ["d1", "d2", "d1"], "score": [2.0, 1.0, 1.0]})
     qrels = daft.from_pydict({"query_id": ["a", "b"], "doc_id": ["d1", "d1"], "relevance": [-1, 1]})
     result = evaluate(run, qrels, MEASURES)
-    for m in MEASURES:
+    for m in [m for m in MEASURES if m not in COUNTS]:
         values = {r["query_id"]: r["value"] for r in result.per_query.to_pylist() if r["measure"] == m}
         assert values["a"] == 0.0, m
         assert result.aggregate[m] == values["b"] / 2, m
+    counts = {r["measure"]: r["value"] for r in result.per_query.to_pylist() if r["query_id"] == "a"}
+    assert {m: counts[m] for m in sorted(COUNTS)} == {
+        "Judged@1": 1.0,  # d1 is judged (-1), d2 is not
+        "Judged@20": 0.5,
+        "Judged@5": 0.5,
+        "NumQ": 1.0,
+        "NumRet": 2.0,
+    }
 
 
 def test_wide_has_one_row_per_query_and_a_column_per_measure():

@@ -5,7 +5,9 @@
 2. Hits: the ranked run inner-joined with the qrels of relevance > 0; per relevance threshold t, ``above_t`` is a
    running count of relevant (>= t) hits at or above each rank.
 3. Per-query aggregations over the hits and over the positive qrels (num_rel, ideal DCG), each measure asking for
-   the ones it needs; then each measure's value per query.
+   the ones it needs; then each measure's value per query. Only when a measure asks (NumRet, SetP, Judged@k,
+   Bpref): per-query aggregations over the whole ranking left-joined with the qrels (``ranking``: unjudged
+   documents too) and over all the qrels (relevance <= 0 too).
 4. Queries: every query in the qrels, a query absent from the run scoring 0 (trec_eval ``-c``), or with
    ``queries="both"`` only queries in both run and qrels (trec_eval without ``-c``). Runs for queries without qrels
    are ignored.
@@ -24,7 +26,7 @@ from daft.functions import row_number
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError, DataWarning
 from daft_retrieval.evaluation.measures import Measure, parse_measures
-from daft_retrieval.evaluation.measures.base import num_rel, num_rel_agg
+from daft_retrieval.evaluation.measures.base import is_nonrel, nonrel_above, num_rel, num_rel_agg
 from daft_retrieval.exact import fsum_mean, list_fsum
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import materialize
@@ -86,6 +88,36 @@ def _merge(dicts: Iterable[dict]) -> dict:
     for d in dicts:
         merged.update(d)
     return merged
+
+
+def _ranking_stats(
+    ranked: daft.DataFrame,
+    qrels: daft.DataFrame,
+    qrel_stats: daft.DataFrame,
+    thresholds: list[int],
+    measures: list[Measure],
+) -> daft.DataFrame | None:
+    """The measures' :meth:`~daft_retrieval.evaluation.measures.base.Family.ranking_aggs` per query, over every
+    retrieved document of a judged query (None when no measure asks for one)."""
+    aggs = _merge(m.family.ranking_aggs(m) for m in measures)
+    if not aggs:
+        return None
+    judged = qrels.select(S.QUERY_ID, S.DOC_ID, col(S.RELEVANCE).alias("_judgement"))
+    ranking = ranked.join(qrels.select(S.QUERY_ID).distinct(), on=S.QUERY_ID).join(
+        judged, on=[S.QUERY_ID, S.DOC_ID], how="left"
+    )
+    ranking = ranking.with_columns(
+        {"judged": col("_judgement").not_null(), S.RELEVANCE: col("_judgement").fill_null(-1)}
+    ).exclude("_judgement")
+    upto = (
+        Window().partition_by(S.QUERY_ID).order_by(S.RANK).rows_between(Window.unbounded_preceding, Window.current_row)
+    )
+    for t in thresholds:
+        ranking = ranking.with_column(nonrel_above(t), is_nonrel(t).cast("int64").sum().over(upto))
+    counts = qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds])
+    ranking = ranking.join(counts, on=S.QUERY_ID, how="left")
+    ranking = ranking.with_columns({num_rel(t): col(num_rel(t)).fill_null(0) for t in thresholds})
+    return materialize(_add_lists(ranking.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in aggs.items()])))
 
 
 def evaluate(
@@ -159,12 +191,21 @@ def evaluate(
         _add_lists(hits.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in hit_aggs.items()])) if hit_aggs else None
     )
 
+    ranking_stats = _ranking_stats(ranked, qrels, qrel_stats, thresholds, parsed)
+    judgement_aggs = _merge(m.family.judgement_aggs(m) for m in parsed)
+    judgement_stats = (
+        qrels.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in judgement_aggs.items()]) if judgement_aggs else None
+    )
+
     base = qrels.select(S.QUERY_ID).distinct()
     if queries == "both":
         base = base.join(ranked.select(S.QUERY_ID).distinct(), on=S.QUERY_ID)
     table = base.join(qrel_stats, on=S.QUERY_ID, how="left")
     if hit_stats is not None:
         table = table.join(hit_stats, on=S.QUERY_ID, how="left")
+    for extra in (ranking_stats, judgement_stats):
+        if extra is not None:
+            table = table.join(extra, on=S.QUERY_ID, how="left")
     stat_cols = [c for c in table.column_names if c != S.QUERY_ID]
     table = table.with_columns({c: col(c).fill_null(0) for c in stat_cols})
     names = [str(m) for m in parsed]

@@ -1,14 +1,18 @@
 """What a measure is: a name, an optional cutoff and relevance threshold, and the Daft expressions that compute it.
 
 A measure string is canonical and round-trips: ``nDCG@10``, ``R@100``, ``P(rel=2)@5``, ``AP@100``, ``RR``,
-``MRR@10``, ``R-Prec``, ``Success@10`` (ir_measures' syntax). The same string is the CLI argument, the result key
-and the column name. Each family lives in its own small module and registers itself in :data:`REGISTRY`.
+``RR@10``, ``MRR@10``, ``R-Prec``, ``Success@10``, ``NumRet``, ``SetF``, ``Judged@10``, ``Bpref`` (ir_measures'
+syntax). The same string is the CLI argument, the result key and the column name. Each family lives in its own
+small module and registers itself in :data:`REGISTRY`.
 
 How a family computes (see :mod:`daft_retrieval.evaluation.compute`): ``hits`` holds, per query, the retrieved
 documents with relevance > 0, their trec_eval rank and ``above(t)`` = how many retrieved docs with relevance >= t
 rank at or above them. A family gives per-query aggregations over ``hits`` and over the positive qrels, and an
-expression turning those per-query columns into its value. A sum of floats is a :func:`float_sum` (exactly
-rounded, so per-query values have the same bits however Daft partitions the rows), never Daft's ``sum()``.
+expression turning those per-query columns into its value. Families that need the documents that are not relevant
+(NumRet, SetP, Judged@k, Bpref) also aggregate over ``ranking`` (every retrieved document, judged or not) and over
+all the judgements (:meth:`Family.ranking_aggs`, :meth:`Family.judgement_aggs`); no other family reads them.
+A sum of floats is a :func:`float_sum` (exactly rounded, so per-query values have the same bits however Daft
+partitions the rows), never Daft's ``sum()``.
 """
 
 from __future__ import annotations
@@ -73,6 +77,17 @@ class Family:
         """Per-query aggregations over the positive qrels (columns relevance, ideal_rank)."""
         return {}
 
+    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
+        """Per-query aggregations over ``ranking``: every retrieved document (to the measure's depth) with columns
+        rank, relevance (-1 where unjudged: trec_eval treats a negative judgement as no judgement), judged
+        (whether the qrels judge it at all), num_rel_<t> and nonrel_above_<t> (judged docs with 0 <= relevance < t
+        at or above the rank)."""
+        return {}
+
+    def judgement_aggs(self, m: Measure) -> dict[str, Expression]:
+        """Per-query aggregations over all the qrels, relevance <= 0 included (column relevance)."""
+        return {}
+
     def value(self, m: Measure) -> Expression:
         """The per-query value from the aggregated columns (missing aggregates are 0)."""
         raise NotImplementedError
@@ -117,6 +132,16 @@ def float_sum(value: Expression) -> Expression:
     return value.cast("float64").list_agg()
 
 
+def is_nonrel(t: int) -> Expression:
+    """Judged non-relevant at threshold t as trec_eval counts it (bpref): 0 <= relevance < t."""
+    return (col(S.RELEVANCE) >= 0) & (col(S.RELEVANCE) < t)
+
+
+def nonrel_above(t: int) -> str:
+    """Column of ``ranking``: judged non-relevant (:func:`is_nonrel`) documents at or above the rank."""
+    return f"nonrel_above_{t}"
+
+
 def within(k: int | None) -> Expression:
     return col("rank") <= k if k is not None else lit(True)
 
@@ -156,11 +181,7 @@ def parse_measure(text: str | Measure) -> Measure:
     if family.cutoff == "required" and cutoff is None:
         raise DataError(f"measure {text!r} needs a cutoff, e.g. {name}@10")
     if family.cutoff == "none" and cutoff is not None:
-        raise DataError(
-            f"measure {text!r} takes no cutoff (for a cutoff use MRR@{cutoff})"
-            if name == "RR"
-            else f"measure {text!r} takes no cutoff"
-        )
+        raise DataError(f"measure {text!r} takes no cutoff")
     if cutoff is not None and cutoff < 1:
         raise DataError(f"measure {text!r}: the cutoff must be >= 1")
     if rel is not None and (not family.takes_rel or rel < 1):

@@ -1,5 +1,5 @@
 """Reciprocal rank: ``RR`` = 1 / rank of the first relevant document, no cutoff (trec_eval ``recip_rank``);
-``MRR@k`` = the same, 0 when the first relevant document ranks below k (BEIR/MTEB/ranx "MRR@k").
+``RR@k`` (ir_measures) = ``MRR@k`` (BEIR/MTEB/ranx) = the same, 0 when the first relevant document ranks below k.
 
 Averaged over queries these are MRR (Voorhees, TREC-8 QA track, 1999).
 """
@@ -26,17 +26,13 @@ def _reciprocal(t: int, k: int | None) -> Expression:
 class RR(Family):
     name = "RR"
     aliases = ("recip_rank",)
-    cutoff = "none"
-    doc = "reciprocal rank of the first relevant doc, no cutoff (trec_eval recip_rank)"
-
-    def depth(self, m: Measure) -> int | None:
-        return None
+    doc = "reciprocal rank of the first relevant doc (trec_eval recip_rank); RR@k within the top k"
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:
         return _first(m.threshold)
 
     def value(self, m: Measure) -> Expression:
-        return _reciprocal(m.threshold, None)
+        return _reciprocal(m.threshold, m.cutoff)
 
 
 @register
