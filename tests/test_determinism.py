@@ -25,7 +25,21 @@ from daft import col, lit
 from daft_retrieval import schema as S
 from tests.conftest import ROOT, python_json
 
-MEASURES = ["nDCG@10", "nDCG", "AP", "AP@20", "R@30", "P@5", "RR", "MRR@10", "R-Prec", "Success@3"]
+MEASURES = [
+    "nDCG@10",
+    "nDCG",
+    "AP",
+    "AP@20",
+    "R@30",
+    "P@5",
+    "RR",
+    "MRR@10",
+    "R-Prec",
+    "Success@3",
+    "SetF",
+    "Bpref",
+    "Judged@10",
+]
 PIECES = range(1, 9)
 MORSELS = (None, 4096)  # Daft's default (128k rows), and smaller morsels: other chunks to add up
 
