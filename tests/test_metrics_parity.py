@@ -262,3 +262,28 @@ def test_wide_has_one_row_per_query_and_a_column_per_measure():
     qrels = daft.from_pydict({"query_id": ["a", "b"], "doc_id": ["d2", "d1"], "relevance": [1, 1]})
     wide = evaluate(run, qrels, ["P@1", "RR"]).wide().to_pydict()
     assert wide == {"query_id": ["a", "b"], "P@1": [0.0, 1.0], "RR": [0.5, 1.0]}
+
+
+def test_depth_reads_the_rankings_only_that_deep():
+    """``depth=5`` (trec_eval -M 5) for the measures that read the whole ranking: pytrec_eval on the rankings cut
+    to 5 (the judgements, and so Bpref's judged non-relevant count, stay whole); 40 cases in one evaluation."""
+    depth_measures = {
+        "NumRet": "num_ret",
+        "NumRelRet": "num_rel_ret",
+        "SetP": "set_P",
+        "SetR": "set_recall",
+        "SetF": "set_F",
+        "Bpref": "bpref",
+    }
+    cases = {seed: random_case(random.Random(1000 + seed)) for seed in range(40)}
+    run = {_case_query(s, q): ds for s, (r, _) in cases.items() for q, ds in r.items()}
+    qrels = {_case_query(s, q): ds for s, (_, j) in cases.items() for q, ds in j.items()}
+    result = evaluate(*to_frames(run, qrels), list(depth_measures), depth=5, queries="both")
+    ours = {(r["query_id"], r["measure"]): r["value"] for r in result.per_query.to_pylist()}
+    checked = 0
+    for seed, (case_run, case_qrels) in cases.items():
+        for q, values in trec_evaluate(case_qrels, truncate_trec(case_run, 5)).items():
+            for m, key in depth_measures.items():
+                assert math.isclose(ours[(_case_query(seed, q), m)], values[key], abs_tol=1e-9), (seed, q, m)
+                checked += 1
+    assert checked > 500
