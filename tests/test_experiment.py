@@ -174,9 +174,8 @@ def test_saved_runs_are_keyed_by_content_not_by_name(two_datasets, tmp_path):
 def test_tukey_and_several_baselines_from_the_command_line(tmp_path, capsys):
     args = ["compare", "--dataset", DEMO, "--bm25", "--retriever", "splade", "--fuse", "rrf", "--tukey"]
     args += ["--baseline", "bm25", "--baseline", "splade-splade-tiny", "--correction", "bh", "--max-seq-length", "32"]
-    status, out, err = cli(
-        [*args, "-m", "nDCG@10", "--trials", "300", "--no-plot", "--json", "--output-dir", tmp_path], capsys
-    )
+    rest = ["-m", "nDCG@10", "--trials", "300", "--no-plot", "--json", "--output-dir", tmp_path]
+    status, out, err = cli([*args, *rest], capsys)
     assert status == 0, err
     body = json.loads(out.strip().splitlines()[-1])["datasets"]["demo"]
     assert {(t["baseline"], t["system"]) for t in body["tests"]} == {
@@ -187,6 +186,23 @@ def test_tukey_and_several_baselines_from_the_command_line(tmp_path, capsys):
     }
     assert {t["correction"] for t in body["tests"]} == {"bh"}
     assert len(body["tukey"]) == 3 and all(0 < t["p"] <= 1 for t in body["tukey"])
+    status, out, err = cli([*args, *rest, "--interval", "bootstrap"], capsys)
+    assert status == 0, err
+    boot = json.loads(out.strip().splitlines()[-1])["datasets"]["demo"]["tests"]
+    from daft_retrieval.statistics import bootstrap_interval
+
+    by_pair = {(t["baseline"], t["system"], t["measure"]): t for t in boot}
+    assert {k: (t["ci_low"], t["ci_high"]) for k, t in by_pair.items()} != {
+        (t["baseline"], t["system"], t["measure"]): (t["ci_low"], t["ci_high"]) for t in body["tests"]
+    }
+    per_query = pq.read_table(tmp_path / "per_query.parquet").to_pylist()
+    values = {}
+    for row in per_query:
+        values.setdefault(row["system"], {})[row["query_id"]] = row["value"]
+    for (baseline, system, _), t in by_pair.items():
+        qids = sorted(values[baseline])
+        a, b = [values[baseline][q] for q in qids], [values[system][q] for q in qids]
+        assert (t["ci_low"], t["ci_high"]) == bootstrap_interval(a, b)  # seeded: the same interval every run
     assert "Randomised Tukey HSD" in out
 
 

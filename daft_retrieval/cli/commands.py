@@ -307,6 +307,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
         correction=args.correction or settings.get("correction", R.CORRECTIONS.default),
         trials=args.trials,
         tukey=args.tukey or settings.get("tukey", False),
+        interval=args.interval,
         queries=args.queries_in,
         runs=None if no_cache else RunStore(args.runs_dir or cache_home("runs"), fresh=args.fresh),
         load=_load_options(args),

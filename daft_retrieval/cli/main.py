@@ -253,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     co.add_argument("--tukey", action="store_true", help="also the randomised Tukey HSD of every pair of systems")
     co.add_argument(
+        "--interval",
+        choices=["t", "bootstrap"],
+        default="t",
+        help="each difference's 95%% interval: t (Student, default) or bootstrap (paired percentile, seeded)",
+    )
+    co.add_argument(
         "--runs-dir",
         default=None,
         help="saved runs, keyed by system spec, dataset content and package version (default: runs under the "

@@ -133,8 +133,8 @@ class Experiment:
 
     ``baselines``: the systems every other one is tested against (default the first); ``correction``: "holm",
     "bh" or "none" over each table's tests; ``trials``: of the randomisation test (and Tukey); ``tukey``: also the
-    randomised Tukey HSD of all pairs; ``queries``: "qrels" or "both"; ``cache``: the embedding cache;
-    ``runs``: a :class:`~daft_retrieval.experiment.store.RunStore` of saved runs (None: nothing saved);
+    randomised Tukey HSD of all pairs; ``interval``: "t" or "bootstrap" (each difference's 95% interval);
+    ``queries``: "qrels" or "both"; ``cache``: the embedding cache; ``runs``: a :class:`~daft_retrieval.experiment.store.RunStore` of saved runs (None: nothing saved);
     ``load``: options of :func:`~daft_retrieval.load.load_beir` for datasets given by path."""
 
     systems: Sequence[System]
@@ -144,6 +144,7 @@ class Experiment:
     correction: str = "holm"
     trials: int = 10_000
     tukey: bool = False
+    interval: str = "t"
     queries: str = "qrels"
     cache: Any = None
     runs: Any = None
@@ -209,6 +210,7 @@ class Experiment:
                 correction=self.correction,
                 baselines=list(self.baselines or []) or None,
                 tukey=self.tukey,
+                interval=self.interval,
             )
             steps["seconds"] = {"load": round(loaded, 3), "evaluate": round(time.perf_counter() - started, 3)}
             provenance["datasets"][dataset.name] = steps

@@ -176,9 +176,12 @@ def compare(
     correction: str = "holm",
     baselines: list[str] | None = None,
     tukey: bool = False,
+    interval: str = "t",
 ) -> Comparison:
     """Evaluate every run on ``qrels`` and test every other system against each of ``baselines`` (default: the
-    first system), on every measure; ``tukey``: also the randomised Tukey HSD over all pairs (``trials``).
+    first system), on every measure; ``tukey``: also the randomised Tukey HSD over all pairs (``trials``);
+    ``interval``: the 95% interval of each difference, "t" (Student) or "bootstrap" (paired percentile bootstrap,
+    seeded).
 
     ``queries``: "qrels" (every judged query; a run missing one scores 0 there) or "both" (the judged queries
     that every run answers: the systems are still compared on one set of queries). ``correction``: "holm"
@@ -219,7 +222,13 @@ def compare(
         for baseline in baselines:
             for name in (n for n in runs if n != baseline):
                 test = paired_comparison(
-                    values[baseline], values[name], system=name, baseline=baseline, measure=measure, trials=trials
+                    values[baseline],
+                    values[name],
+                    system=name,
+                    baseline=baseline,
+                    measure=measure,
+                    trials=trials,
+                    interval=interval,
                 )
                 tests.append(test)
         if tukey and len(runs) > 1:
