@@ -135,7 +135,8 @@ class Experiment:
     "bh" or "none" over each table's tests; ``trials``: of the randomisation test (and Tukey); ``tukey``: also the
     randomised Tukey HSD of all pairs; ``interval``: "t" or "bootstrap" (each difference's 95% interval);
     ``queries``: "qrels" or "both"; ``cache``: the embedding cache; ``runs``: a
-    :class:`~daft_retrieval.experiment.store.RunStore` of saved runs (None: nothing saved); ``load``: options of :func:`~daft_retrieval.load.load_beir` for datasets given by path."""
+    :class:`~daft_retrieval.experiment.store.RunStore` of saved runs (None: nothing saved); ``load``: options of
+    :func:`~daft_retrieval.load.load_beir` for datasets given by path."""
 
     systems: Sequence[System]
     datasets: Sequence[Any]
