@@ -168,3 +168,29 @@ def test_fusing_a_run_with_itself_or_writing_into_a_folder_exits_2(tmp_path, fil
     # fails before any search
     status, _, err = conftest.cli(["eval", "--retriever", "bm25", "--output-run", tmp_path], capsys)
     assert status == 2 and "is a directory" in err and "searching" not in err
+
+
+def test_depth_and_rel_level_are_trec_evals_m_and_l(files, capsys, tmp_path):
+    """--depth M reads each ranking to rank M (trec_eval -M); --rel-level L is the rel= of every binary measure
+    that gives none (trec_eval -l), so P@2 --rel-level 2 is P(rel=2)@2; graded measures keep their gains."""
+    import pytrec_eval
+
+    from daft_retrieval.load import read_qrels, read_run
+
+    qrels_path, run_path = files
+    qrels = {}
+    for r in read_qrels(qrels_path).to_pylist():
+        qrels.setdefault(r["query_id"], {})[r["doc_id"]] = r["relevance"]
+    run = {}
+    for r in read_run(run_path).to_pylist():
+        run.setdefault(r["query_id"], {})[r["doc_id"]] = r["score"]
+    ours = cli_json(["evaluate", qrels_path, run_path, "-m", "AP", "R@100", "--depth", "1", "--json"], capsys)
+    top1 = {q: dict(sorted(ds.items(), key=lambda x: (x[1], x[0]), reverse=True)[:1]) for q, ds in run.items()}
+    ref = pytrec_eval.RelevanceEvaluator(qrels, {"map", "recall.100"}).evaluate(top1)
+    assert ours["AP"] == pytest.approx(sum(v["map"] for v in ref.values()) / len(qrels), abs=1e-12)
+    level = cli_json(["evaluate", qrels_path, run_path, "-m", "P@2", "nDCG@2", "--rel-level", "2", "--json"], capsys)
+    plain = cli_json(["evaluate", qrels_path, run_path, "-m", "P(rel=2)@2", "nDCG@2", "--json"], capsys)
+    assert level == plain and list(level) == ["P(rel=2)@2", "nDCG@2"]
+    for flag, value, message in (("--depth", "0", "--depth must be >= 1"), ("--rel-level", "0", "--rel-level must")):
+        status, _, err = conftest.cli(["evaluate", qrels_path, run_path, flag, value], capsys)
+        assert status == 2 and message in err

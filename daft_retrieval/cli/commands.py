@@ -36,15 +36,32 @@ def _print_report(result, args: argparse.Namespace, title: str) -> None:
         print(json.dumps(result.aggregate))
 
 
+def _measures(args: argparse.Namespace) -> list:
+    """The measures of ``-m``, with ``--rel-level`` as the rel= of every binary measure that gives none (trec_eval
+    -l), checked with ``--depth`` before any file is read."""
+    from daft_retrieval.evaluation import parse_measures
+
+    measures = parse_measures(args.measures)
+    depth, level = getattr(args, "depth", None), getattr(args, "rel_level", None)
+    if depth is not None and depth < 1:
+        raise DataError(f"--depth must be >= 1, not {depth}")
+    if level is None:
+        return measures
+    if level < 1:
+        raise DataError(f"--rel-level must be >= 1, not {level} (relevance <= 0 is never relevant)")
+    return [dataclasses.replace(m, rel=level) if m.family.takes_rel and m.rel is None else m for m in measures]
+
+
 def evaluate_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.evaluation import evaluate, parse_measures
+    from daft_retrieval.evaluation import evaluate
     from daft_retrieval.load import read_qrels, read_run
 
-    measures = parse_measures(args.measures)  # bad measures fail before any file is read
+    measures = _measures(args)  # bad measures fail before any file is read
     for path in (args.qrels, args.run):
         if not os.path.exists(path) and "://" not in path:
             raise DataError(f"{path}: no such file")
-    result = evaluate(read_run(args.run), read_qrels(args.qrels), measures, queries=args.queries_in, empty="error")
+    run, qrels = read_run(args.run), read_qrels(args.qrels)
+    result = evaluate(run, qrels, measures, queries=args.queries_in, depth=args.depth, empty="error")
     _print_report(result, args, os.path.basename(args.run))
     return 0
 
@@ -208,16 +225,17 @@ def search_cmd(args: argparse.Namespace) -> int:
 
 
 def eval_cmd(args: argparse.Namespace) -> int:
-    from daft_retrieval.evaluation import evaluate, parse_measures
+    from daft_retrieval.evaluation import evaluate
     from daft_retrieval.load import write_run
     from daft_retrieval.report.table import format_aggregate, format_per_query
 
-    measures = parse_measures(args.measures)
+    measures = _measures(args)
     dataset, runs, specs = _search(args)
     name, final = list(runs.items())[-1]
     if args.output_run:
         write_run(final, args.output_run, tag=_tag(name), provenance=_provenance(specs[name], dataset))
-    results = {n: evaluate(r, dataset.qrels, measures, queries=args.queries_in, empty="error") for n, r in runs.items()}
+    options = {"queries": args.queries_in, "depth": args.depth, "empty": "error"}
+    results = {n: evaluate(r, dataset.qrels, measures, **options) for n, r in runs.items()}
     if args.per_query:
         print(format_per_query(results[name].per_query))
     print(format_aggregate({f"{dataset.name} {n}": r.aggregate for n, r in results.items()}))

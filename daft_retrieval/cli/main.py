@@ -31,8 +31,23 @@ def _add_output(p: argparse.ArgumentParser, *, per_query: bool = True) -> None:
         help=f"measures, e.g. {' '.join(e.info['example'] for e in R.MEASURES.entries())} "
         f"(default: {' '.join(DEFAULT_MEASURES)})",
     )
-    if per_query:
+    if per_query:  # evaluate and eval: trec_eval's -M and -l
         p.add_argument("--per-query", action="store_true", help="also print every query's values")
+        p.add_argument(
+            "--depth",
+            type=int,
+            default=None,
+            metavar="M",
+            help="read each ranking only to rank M (trec_eval -M; default: all of it)",
+        )
+        p.add_argument(
+            "--rel-level",
+            type=int,
+            default=None,
+            metavar="L",
+            help="relevance a document needs to count as relevant in every binary measure not given rel= "
+            "(trec_eval -l; default 1)",
+        )
     p.add_argument("--json", action="store_true", help="print one JSON object of means as the last line of stdout")
     p.add_argument(
         "--queries-in",
