@@ -154,7 +154,7 @@ def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
 def _search(args: argparse.Namespace) -> tuple:
     """Load the dataset and run every system the flags name (retrievers, the fusion, the rerank), each through
     :func:`daft_retrieval.experiment.run_system`: ``(dataset, {system name: run}, {system name: spec})``."""
-    from daft_retrieval.experiment import Experiment, run_system
+    from daft_retrieval.experiment.stages import labels, run_system
 
     if args.k < 1:
         raise DataError(f"--k must be >= 1, not {args.k}")
@@ -176,18 +176,18 @@ def _search(args: argparse.Namespace) -> tuple:
     for retriever in retrievers:
         checks.check_retriever(retriever, args)
     specs = _specs(_flag_systems(args, retrievers), args)
-    labels = Experiment(specs, ["-"], ["nDCG@10"]).labels()
+    names = labels(specs)
     dataset = _load(args)  # its problems come as one DataWarning line (see main)
     print(
         f"{dataset.name}: {dataset.report.documents:,} documents, {dataset.report.queries:,} queries, "
-        f"{dataset.report.judgements:,} judgements; {', '.join(labels[: len(retrievers)])}",
+        f"{dataset.report.judgements:,} judgements; {', '.join(names[: len(retrievers)])}",
         file=sys.stderr,
     )
     cache = _cache(args)
     runs: dict = {}
-    for spec, label in zip(specs, labels):
+    for spec, label in zip(specs, names):
         runs[label] = _finished(materialize(run_system(spec, dataset, runs, cache)))
-    return dataset, runs, dict(zip(labels, specs))
+    return dataset, runs, dict(zip(names, specs))
 
 
 def _provenance(spec, dataset) -> dict:

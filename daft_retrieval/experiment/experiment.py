@@ -31,8 +31,8 @@ from typing import Any
 import daft
 
 from daft_retrieval.errors import DataError
-from daft_retrieval.experiment.spec import Fuse, Rerank, Retrieve, System, spec_key
-from daft_retrieval.experiment.stages import check_system, run_system, sources
+from daft_retrieval.experiment.spec import Rerank, Retrieve, System, spec_key
+from daft_retrieval.experiment.stages import check_system, labels, run_system, sources
 from daft_retrieval.progress import QUIET
 
 __all__ = ["Experiment", "ExperimentResult"]
@@ -152,23 +152,8 @@ class Experiment:
     load: dict = field(default_factory=dict)
 
     def labels(self) -> list[str]:
-        """The systems' names, in order (``name``, else made from the spec and the systems it reads)."""
-        labels: list[str] = []
-        for index, spec in enumerate(self.systems):
-            where = f"system {index + 1}"
-            if not isinstance(spec, (Retrieve, Fuse, Rerank)):
-                raise DataError(f"{where}: expected a Retrieve, Fuse or Rerank spec, not {spec!r}")
-            try:
-                read = sources(spec, labels)
-            except DataError as exc:
-                raise DataError(f"{where} ({spec.name or type(spec).__name__}): {exc}") from None
-            label = (
-                spec.label if isinstance(spec, Retrieve) else spec.label_of(read if isinstance(spec, Fuse) else read[0])
-            )
-            if label in labels:
-                raise DataError(f"two systems are named {label!r}: give each a distinct 'name'")
-            labels.append(label)
-        return labels
+        """The systems' names, in order (:func:`~daft_retrieval.experiment.stages.labels`)."""
+        return labels(self.systems)
 
     def check(self) -> list[str]:
         """Every setting checked before any work (labels, baselines, measures, each system's model settings)."""

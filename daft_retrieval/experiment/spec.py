@@ -67,9 +67,8 @@ class Retrieve:
         elif self.model is None:
             object.__setattr__(self, "model", info["default_model"])
 
-    @property
-    def label(self) -> str:
-        """``name``, else ``bm25`` or ``dense-all-MiniLM-L6-v2``."""
+    def label_for(self, runs: list[str] = ()) -> str:
+        """``name``, else ``bm25`` or ``dense-all-MiniLM-L6-v2`` (a retriever reads no runs)."""
         if self.name:
             return self.name
         return f"{self.retriever}-{os.path.basename(self.model.rstrip('/'))}" if self.model else self.retriever
@@ -95,7 +94,8 @@ class Fuse:
         options["weights"] = list(self.weights) if self.weights is not None else None
         return options
 
-    def label_of(self, runs: list[str]) -> str:
+    def label_for(self, runs: list[str]) -> str:
+        """``name``, else ``rrf(bm25, dense-all-MiniLM-L6-v2)`` of the ``runs`` it fuses."""
         return self.name or f"{self.fuse}({', '.join(runs)})"
 
 
@@ -113,9 +113,10 @@ class Rerank:
     batch_size: int = _opt("int", 32, least=1)
     max_seq_length: int | None = _opt("int", least=1)
 
-    def label_of(self, source: str) -> str:
+    def label_for(self, runs: list[str]) -> str:
+        """``name``, else ``bi-all-mpnet-base-v2@100(bm25)`` of the one run it reranks."""
         model = os.path.basename(self.rerank.rstrip("/"))
-        return self.name or f"{self.reranker}-{model}@{self.depth}({source})"
+        return self.name or f"{self.reranker}-{model}@{self.depth}({runs[0]})"
 
 
 System = Retrieve | Fuse | Rerank

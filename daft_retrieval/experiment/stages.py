@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from daft_retrieval.encode.descriptor import ModelConfig
     from daft_retrieval.load.dataset import Dataset
 
-__all__ = ["descriptor", "run_system", "sources"]
+__all__ = ["check_system", "descriptor", "labels", "run_system", "sources"]
 
 
 def descriptor(kind: str, model: str, spec: Retrieve | Rerank) -> ModelConfig:
@@ -70,6 +70,25 @@ def sources(spec: System, earlier: list[str]) -> list[str]:
             raise DataError(f"'of' must name an earlier system, not {source!r}")
         return [source]
     return []
+
+
+def labels(systems: list[System]) -> list[str]:
+    """The systems' names, in order: ``name``, else made from the spec and the systems it reads (``bm25``,
+    ``rrf(bm25, dense-all-MiniLM-L6-v2)``, ``bi-all-mpnet-base-v2@100(bm25)``); a name used twice is refused."""
+    out: list[str] = []
+    for index, spec in enumerate(systems):
+        where = f"system {index + 1}"
+        if not isinstance(spec, (Retrieve, Fuse, Rerank)):
+            raise DataError(f"{where}: expected a Retrieve, Fuse or Rerank spec, not {spec!r}")
+        try:
+            read = sources(spec, out)
+        except DataError as exc:
+            raise DataError(f"{where} ({spec.name or type(spec).__name__}): {exc}") from None
+        label = spec.label_for(read)
+        if label in out:
+            raise DataError(f"two systems are named {label!r}: give each a distinct 'name'")
+        out.append(label)
+    return out
 
 
 def run_system(
