@@ -27,7 +27,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError, DataWarning
 from daft_retrieval.evaluation.measures import Measure, parse_measures
 from daft_retrieval.evaluation.measures.base import is_nonrel, nonrel_above, num_rel, num_rel_agg
-from daft_retrieval.exact import fsum_mean, list_fsum
+from daft_retrieval.exact import list_fsum
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import materialize
 
@@ -35,7 +35,8 @@ __all__ = ["Evaluation", "evaluate"]
 
 
 class Evaluation(NamedTuple):
-    """``per_query``: frame ``query_id, measure, value``; ``aggregate``: measure string -> mean value."""
+    """``per_query``: frame ``query_id, measure, value``; ``aggregate``: measure string -> the measure over all queries
+    (the mean of the per-query values; for ``GMAP`` their geometric mean, see its family's ``aggregate``)."""
 
     per_query: daft.DataFrame
     aggregate: dict[str, float]
@@ -214,7 +215,8 @@ def evaluate(
     values = wide.select(*names).to_pydict()
     if not wide.count_rows():
         _no_queries(run, qrels, queries, empty)
-    aggregate = {n: fsum_mean(values[n]) for n in names}  # exactly rounded sum / n: the same bits on every run
+    # each family's aggregate of its per-query values (the exactly rounded mean, unless it says otherwise: gm_map)
+    aggregate = {str(m): m.family.aggregate(m, values[str(m)]) for m in parsed}
     per_query = wide.unpivot(S.QUERY_ID, names, variable_name=S.MEASURE, value_name=S.VALUE)
     per_query = per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()])
     per_query = materialize(per_query.sort([S.QUERY_ID, S.MEASURE]))  # in query order, to read in IPython

@@ -1,0 +1,55 @@
+"""Measure strings in ir_measures' syntax, ``Name(param=value, ...)@cutoff``: canonical, round-tripping, hashable
+and ordered; a bad parameter is a DataError naming the measure and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from daft_retrieval.errors import DataError
+from daft_retrieval.evaluation import Measure, parse_measure, parse_measures
+
+CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10"]
+
+
+@pytest.mark.parametrize("text", CANONICAL)
+def test_canonical_strings_round_trip(text):
+    m = parse_measure(text)
+    assert str(m) == text
+    assert parse_measure(str(m)) == m and hash(parse_measure(text)) == hash(m)
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [("P( rel = 2 )@5", "P(rel=2)@5"), ("ndcg_cut_10", "nDCG@10"), ("map", "AP"), ("P(rel=1)@5", "P(rel=1)@5")],
+)
+def test_other_spellings_parse_to_the_canonical_string(text, canonical):
+    assert str(parse_measure(text)) == canonical
+
+
+def test_measures_are_ordered_even_with_and_without_a_cutoff():
+    ms = [parse_measure(t) for t in ["RR", "RR@5", "P@5", "P(rel=2)@5", "AP", "AP@10"]]
+    assert [str(m) for m in sorted(ms)] == ["AP@10", "AP", "P(rel=2)@5", "P@5", "RR@5", "RR"]
+    assert len({*ms, *ms}) == len(ms)
+    assert parse_measures(["P@5", "P@5", Measure("P", 5)]) == [Measure("P", 5)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("P(rel=0)@5", r"'P\(rel=0\)@5': rel= must be an integer >= 1, e.g. P\(rel=2\)"),
+        ("P(rel=1.5)@5", "rel= must be an integer"),
+        ("P(foo=1)@5", "'P\\(foo=1\\)@5': unknown parameter foo; P takes rel"),
+        ("nDCG(rel=2)@5", "nDCG takes no rel="),
+        ("P(2)@5", "cannot read the parameters .* name=value"),
+        ("P(rel=)@5", "cannot read the parameters"),
+        ("P(rel=__import__('os'))@5", "cannot read the parameters"),
+        ("P@0", "the cutoff must be a rank >= 1"),
+        ("P@1.5", "the cutoff must be a rank >= 1"),
+        ("Bpref@5", "takes no cutoff; write Bpref"),
+        ("P", "needs a cutoff, e.g. P@10"),
+        ("Nope@3", "unknown measure 'Nope@3'"),
+    ],
+)
+def test_bad_measures_say_what_and_how_to_fix(text, message):
+    with pytest.raises(DataError, match=message):
+        parse_measure(text)
