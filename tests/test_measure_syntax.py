@@ -8,7 +8,7 @@ import pytest
 from daft_retrieval.errors import DataError
 from daft_retrieval.evaluation import Measure, parse_measure, parse_measures
 
-CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10"]
+CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10", "IPrec@0.1", "11pt"]
 
 
 @pytest.mark.parametrize("text", CANONICAL)
@@ -20,7 +20,15 @@ def test_canonical_strings_round_trip(text):
 
 @pytest.mark.parametrize(
     ("text", "canonical"),
-    [("P( rel = 2 )@5", "P(rel=2)@5"), ("ndcg_cut_10", "nDCG@10"), ("map", "AP"), ("P(rel=1)@5", "P(rel=1)@5")],
+    [
+        ("P( rel = 2 )@5", "P(rel=2)@5"),
+        ("ndcg_cut_10", "nDCG@10"),
+        ("map", "AP"),
+        ("P(rel=1)@5", "P(rel=1)@5"),
+        ("iprec_at_recall_0.10", "IPrec@0.1"),
+        ("IPrec@1", "IPrec@1.0"),
+        ("11pt_avg", "11pt"),
+    ],
 )
 def test_other_spellings_parse_to_the_canonical_string(text, canonical):
     assert str(parse_measure(text)) == canonical
@@ -48,6 +56,9 @@ def test_measures_are_ordered_even_with_and_without_a_cutoff():
         ("Bpref@5", "takes no cutoff; write Bpref"),
         ("P", "needs a cutoff, e.g. P@10"),
         ("Nope@3", "unknown measure 'Nope@3'"),
+        ("IPrec", "needs a cutoff, e.g. IPrec@0.5"),
+        ("IPrec@1.5", "a recall level from 0.0 to 1.0"),
+        ("11pt@3", "takes no cutoff"),
     ],
 )
 def test_bad_measures_say_what_and_how_to_fix(text, message):

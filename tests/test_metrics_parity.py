@@ -37,6 +37,8 @@ PAIRS = {
     "SetR": ("set_recall", "set_recall"),
     "SetF": ("set_F", "set_F"),
     "Bpref": ("bpref", "bpref"),
+    **{f"IPrec@{r / 10}": ("iprec_at_recall", f"iprec_at_recall_{r / 10:.2f}") for r in range(11)},
+    "11pt": ("11pt_avg", "11pt_avg"),
 }
 THRESHOLDED = {
     "P(rel=2)@5": ("P.5", "P_5", 2),
@@ -47,6 +49,8 @@ THRESHOLDED = {
     "NumRel(rel=3)": ("num_rel", "num_rel", 3),
     "SetF(rel=2)": ("set_F", "set_F", 2),
     "Bpref(rel=2)": ("bpref", "bpref", 2),
+    "IPrec(rel=2)@0.3": ("iprec_at_recall", "iprec_at_recall_0.30", 2),
+    "11pt(rel=3)": ("11pt_avg", "11pt_avg", 3),
 }
 MRR = {"MRR@3": 3, "MRR@10": 10, "RR@5": 5}
 JUDGED = {"Judged@1": 1, "Judged@5": 5, "Judged@20": 20}  # no trec_eval measure: a plain-Python reference
@@ -83,6 +87,8 @@ TREC_MEASURES = {
     "set_recall",
     "set_F",
     "bpref",
+    "iprec_at_recall",
+    "11pt_avg",
 }
 
 
