@@ -230,6 +230,7 @@ for _name, _target, _example, _help in (
     ("Bpref", "bpref:Bpref", "Bpref", "binary preference: relevant above judged non-relevant (trec_eval bpref)"),
     ("IPrec", "iprec:IPrec", "IPrec@0.1", "interpolated precision at recall r, IPrec@0.1 (trec_eval iprec_at_recall)"),
     ("11pt", "iprec:ElevenPoint", "11pt", "mean IPrec at recall 0.0, 0.1, ..., 1.0 (trec_eval 11pt_avg)"),
+    ("GMAP", "gmap:GMAP", "GMAP", "geometric mean of AP, per query log(max(AP, 1e-5)) (trec_eval gm_map)"),
 ):
     MEASURES.add(_name, f"daft_retrieval.evaluation.measures.{_target}", help=_help, example=_example)
 del _name, _help, _target, _example
