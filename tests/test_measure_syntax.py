@@ -9,6 +9,7 @@ from daft_retrieval.errors import DataError
 from daft_retrieval.evaluation import Measure, parse_measure, parse_measures
 
 CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10", "IPrec@0.1", "11pt"]
+CANONICAL += ["GMAP", "RBP", "RBP(p=0.5)@10", "RBP(rel=2,p=0.9)", "ERR@20", "ERR(gmax=3)@10"]
 
 
 @pytest.mark.parametrize("text", CANONICAL)
@@ -59,6 +60,12 @@ def test_measures_are_ordered_even_with_and_without_a_cutoff():
         ("IPrec", "needs a cutoff, e.g. IPrec@0.5"),
         ("IPrec@1.5", "a recall level from 0.0 to 1.0"),
         ("11pt@3", "takes no cutoff"),
+        ("RBP(p=1.5)", r"'RBP\(p=1.5\)': p=1.5 is not a persistence between 0 and 1 \(exclusive\), e.g. RBP\(p=0.5\)"),
+        ("RBP(p='x')", "p='x' is not a persistence"),
+        ("RBP(q=0.5)", "unknown parameter q; RBP takes rel, p"),
+        ("ERR(gmax=0)@10", "gmax=0 is not the top relevance grade, an integer >= 1"),
+        ("ERR(rel=2)@10", "ERR takes no rel="),
+        ("ERR", "needs a cutoff"),
     ],
 )
 def test_bad_measures_say_what_and_how_to_fix(text, message):

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import daft
-from daft import Window, col
+from daft import DataType, Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
@@ -60,9 +60,9 @@ def _depth(measures: list[Measure], depth: int | None) -> int | None:
 
 
 def _add_lists(stats: daft.DataFrame) -> daft.DataFrame:
-    """``stats`` with each list column (a :func:`~daft_retrieval.evaluation.measures.base.float_sum`) replaced by
-    its exactly rounded sum."""
-    lists = [f.name for f in stats.schema() if f.dtype.is_list()]
+    """``stats`` with each list of floats (a :func:`~daft_retrieval.evaluation.measures.base.float_sum`) replaced by
+    its exactly rounded sum; other lists (ERR's hits) stay for the family's value to read."""
+    lists = [f.name for f in stats.schema() if f.dtype == DataType.list(DataType.float64())]
     return stats.with_columns({c: list_fsum(col(c)) for c in lists}) if lists else stats
 
 
@@ -207,8 +207,8 @@ def evaluate(
     for extra in (ranking_stats, judgement_stats):
         if extra is not None:
             table = table.join(extra, on=S.QUERY_ID, how="left")
-    stat_cols = [c for c in table.column_names if c != S.QUERY_ID]
-    table = table.with_columns({c: col(c).fill_null(0) for c in stat_cols})
+    numbers = [f.name for f in table.schema() if f.name != S.QUERY_ID and not f.dtype.is_list()]
+    table = table.with_columns({c: col(c).fill_null(0) for c in numbers})  # a list stays null: the family reads it
     names = [str(m) for m in parsed]
     wide = materialize(table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed]))
 
