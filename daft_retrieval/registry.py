@@ -211,7 +211,7 @@ MEASURES = Registry("measure")
 """Measure families (their modules register them in :data:`daft_retrieval.evaluation.measures.base.REGISTRY` when
 :mod:`daft_retrieval.evaluation.measures` loads them from here); ``info``: ``example``, a measure string."""
 for _name, _target, _example, _help in (
-    ("nDCG", "ndcg:NDCG", "nDCG@10", "normalised DCG, linear gain (trec_eval ndcg_cut)"),
+    ("nDCG", "ndcg:NDCG", "nDCG@10", "normalised DCG, linear gain (trec_eval ndcg_cut); or dcg='exp-log2', gains={..}"),
     ("R", "recall:Recall", "R@100", "recall at k (trec_eval recall)"),
     ("P", "precision:Precision", "P(rel=2)@5", "precision at k (trec_eval P)"),
     ("RR", "rr:RR", "RR", "reciprocal rank of the first relevant doc (trec_eval recip_rank); RR@k within the top k"),

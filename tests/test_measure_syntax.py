@@ -9,6 +9,7 @@ from daft_retrieval.errors import DataError
 from daft_retrieval.evaluation import Measure, parse_measure, parse_measures
 
 CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10", "IPrec@0.1", "11pt"]
+CANONICAL += ["nDCG(dcg='exp-log2')@10", "nDCG(gains={0:0,1:1,2:3})@10", "nDCG(gains={1:0.5,2:2.0})"]
 CANONICAL += ["GMAP", "RBP", "RBP(p=0.5)@10", "RBP(rel=2,p=0.9)", "ERR@20", "ERR(gmax=3)@10"]
 
 
@@ -29,6 +30,9 @@ def test_canonical_strings_round_trip(text):
         ("iprec_at_recall_0.10", "IPrec@0.1"),
         ("IPrec@1", "IPrec@1.0"),
         ("11pt_avg", "11pt"),
+        ("nDCG(dcg='log2')@10", "nDCG@10"),
+        ('nDCG(dcg="exp-log2")@10', "nDCG(dcg='exp-log2')@10"),
+        ("nDCG(gains={2:3, 0:0, 1:1})@10", "nDCG(gains={0:0,1:1,2:3})@10"),
     ],
 )
 def test_other_spellings_parse_to_the_canonical_string(text, canonical):
@@ -66,6 +70,10 @@ def test_measures_are_ordered_even_with_and_without_a_cutoff():
         ("ERR(gmax=0)@10", "gmax=0 is not the top relevance grade, an integer >= 1"),
         ("ERR(rel=2)@10", "ERR takes no rel="),
         ("ERR", "needs a cutoff"),
+        ("nDCG(dcg='exp')@10", "dcg='exp' is not one of 'log2' \\(linear gain\\) and 'exp-log2'"),
+        ("nDCG(gains={0:1})@10", "levels <= 0 gain 0"),
+        ("nDCG(gains=[1])@10", "is not a dict relevance level -> gain"),
+        ("nDCG(gains={1:1},dcg='exp-log2')@10", "give dcg= or gains=, not both"),
     ],
 )
 def test_bad_measures_say_what_and_how_to_fix(text, message):

@@ -34,6 +34,24 @@ def err(docs: list[str], judgements: dict[str, int], k: int, gmax: int) -> float
     return total
 
 
+def ndcg(docs: list[str], judgements: dict[str, int], k: int | None, gain) -> float:
+    """Järvelin & Kekäläinen (2002): DCG@k / ideal DCG@k, discount log2(i + 1), the ideal over every judged doc."""
+
+    def dcg(gains: list[float]) -> float:
+        return sum(g / math.log2(i + 1) for i, g in enumerate(gains[:k] if k else gains, 1))
+
+    ideal = dcg(sorted((gain(v) for v in judgements.values()), reverse=True))
+    return dcg([gain(judgements.get(d, 0)) for d in docs]) / ideal if ideal > 0 else 0.0
+
+
+def exp_gain(level: int) -> float:
+    return 2**level - 1 if level > 0 else 0  # Burges et al. (2005)
+
+
+def mapped(table: dict[int, float]):
+    return lambda level: table.get(level, 0) if level > 0 else 0
+
+
 REFERENCES = {
     "RBP": lambda docs, j: rbp(docs, j, 0.8, 1, None),
     "RBP(p=0.5)": lambda docs, j: rbp(docs, j, 0.5, 1, None),
@@ -43,6 +61,11 @@ REFERENCES = {
     "ERR@10": lambda docs, j: err(docs, j, 10, 4),
     "ERR(gmax=3)@20": lambda docs, j: err(docs, j, 20, 3),
     "ERR(gmax=2)@5": lambda docs, j: err(docs, j, 5, 2),  # grade 3 counts as 2
+    "nDCG(dcg='exp-log2')@10": lambda docs, j: ndcg(docs, j, 10, exp_gain),
+    "nDCG(dcg='exp-log2')": lambda docs, j: ndcg(docs, j, None, exp_gain),
+    "nDCG(gains={0:0,1:1,2:3})@5": lambda docs, j: ndcg(docs, j, 5, mapped({1: 1, 2: 3})),  # level 3 gains 0
+    "nDCG(gains={1:5,2:1,3:0.5})@20": lambda docs, j: ndcg(docs, j, 20, mapped({1: 5, 2: 1, 3: 0.5})),  # not monotone
+    "nDCG(gains={0:0,1:1,2:2,3:3})@20": lambda docs, j: ndcg(docs, j, 20, mapped({1: 1, 2: 2, 3: 3})),  # = linear
 }
 MEASURES = list(REFERENCES)
 
@@ -60,7 +83,7 @@ def batch():
     cases = {seed: random_case(random.Random(seed)) for seed in SEEDS}
     run = {_case_query(s, q): ds for s, (r, _) in cases.items() for q, ds in r.items()}
     qrels = {_case_query(s, q): ds for s, (_, j) in cases.items() for q, ds in j.items()}
-    result = evaluate(*to_frames(run, qrels), MEASURES)
+    result = evaluate(*to_frames(run, qrels), [*MEASURES, "nDCG@20"])
     per_query = {(r["query_id"], r["measure"]): r["value"] for r in result.per_query.to_pylist()}
     return run, qrels, result, per_query
 
@@ -74,5 +97,9 @@ def test_per_query_values_and_means_match_the_references(batch):
             assert math.isclose(per_query[(q, m)], value, abs_tol=1e-12), (m, q)
             checked += 1
         assert math.isclose(result.aggregate[m], math.fsum(expected.values()) / len(expected), abs_tol=1e-12), m
-    assert checked > 8 * 1000
+    assert checked > len(REFERENCES) * 1000
     assert any(per_query[(q, "ERR(gmax=2)@5")] > 0 for q in qrels)
+    for q in qrels:  # a gain map equal to the linear gains is linear nDCG (trec_eval's, checked against pytrec_eval)
+        assert math.isclose(
+            per_query[(q, "nDCG(gains={0:0,1:1,2:2,3:3})@20")], per_query[(q, "nDCG@20")], abs_tol=1e-12
+        )

@@ -64,14 +64,14 @@ def one_of(*choices: str) -> Callable[[Any], str]:
 
 
 def gain_map(value: Any) -> tuple[tuple[int, float], ...]:
-    """A dict relevance level -> gain, e.g. {0:0,1:1,2:3}, kept as sorted pairs (hashable)."""
+    """A dict relevance level -> gain, e.g. {0:0,1:1,2:3}, kept as sorted pairs (hashable); levels <= 0 gain 0."""
     if not isinstance(value, dict) or not value:
         raise ValueError(value)
     pairs = []
     for level, gain in sorted(value.items()):
         if isinstance(level, bool) or not isinstance(level, int) or isinstance(gain, bool):
             raise ValueError(value)
-        if not isinstance(gain, (int, float)) or not math.isfinite(gain):
+        if not isinstance(gain, (int, float)) or not math.isfinite(gain) or (level <= 0 and gain != 0):
             raise ValueError(value)
         pairs.append((level, gain))
     return tuple(pairs)
@@ -90,8 +90,8 @@ class Measure:
 
     >>> str(parse_measure("P(rel=2)@5"))
     'P(rel=2)@5'
-    >>> str(parse_measure("P( rel = 2 )@5"))
-    'P(rel=2)@5'
+    >>> str(parse_measure("nDCG(gains={2:3, 0:0, 1:1})@10"))
+    'nDCG(gains={0:0,1:1,2:3})@10'
     """
 
     name: str
@@ -169,6 +169,9 @@ class Family:
     def judgement_aggs(self, m: Measure) -> dict[str, Expression]:
         """Per-query aggregations over all the qrels, relevance <= 0 included (column relevance)."""
         return {}
+
+    def check(self, text: str, m: Measure) -> None:
+        """Raise a DataError naming ``text`` where the parameters make no sense together (default: they do)."""
 
     def value(self, m: Measure) -> Expression:
         """The per-query value from the aggregated columns (missing aggregates are 0)."""
@@ -320,7 +323,9 @@ def parse_measure(text: str | Measure) -> Measure:
             raise DataError(f"measure {text!r}: {key}={given[key]!r} is not {spec.expected}") from None
         if value != spec.default:
             params.append((key, value))
-    return Measure(name, cutoff, rel, tuple(params))
+    measure = Measure(name, cutoff, rel, tuple(params))
+    family.check(text, measure)
+    return measure
 
 
 def parse_measures(texts) -> list[Measure]:
