@@ -52,6 +52,19 @@ def mapped(table: dict[int, float]):
     return lambda level: table.get(level, 0) if level > 0 else 0
 
 
+def iprec(docs: list[str], judgements: dict[str, int], r: float, rounding: str) -> float:
+    """Interpolated precision at recall r: the best precision at or below the rank where the c-th relevant
+    document is retrieved, c = r * |relevant| rounded as trec_eval 9 (up from .1) or 10.0 (to nearest)."""
+    relevant = sum(v >= 1 for v in judgements.values())
+    x = r * relevant
+    c = math.floor(x + 0.9) if rounding == "up" else math.floor(x) + (x - math.floor(x) >= 0.5)
+    found = [i for i, d in enumerate(docs, 1) if judgements.get(d, 0) >= 1]
+    if c > len(found) or not found:
+        return 0.0
+    start = found[c - 1] if c > 0 else 1
+    return max(sum(judgements.get(d, 0) >= 1 for d in docs[:i]) / i for i in range(start, len(docs) + 1))
+
+
 REFERENCES = {
     "RBP": lambda docs, j: rbp(docs, j, 0.8, 1, None),
     "RBP(p=0.5)": lambda docs, j: rbp(docs, j, 0.5, 1, None),
@@ -61,6 +74,12 @@ REFERENCES = {
     "ERR@10": lambda docs, j: err(docs, j, 10, 4),
     "ERR(gmax=3)@20": lambda docs, j: err(docs, j, 20, 3),
     "ERR(gmax=2)@5": lambda docs, j: err(docs, j, 5, 2),  # grade 3 counts as 2
+    "IPrec@0.3": lambda docs, j: iprec(docs, j, 0.3, "up"),  # also checked against pytrec_eval
+    "IPrec(rounding='nearest')@0.3": lambda docs, j: iprec(docs, j, 0.3, "nearest"),
+    "IPrec(rounding='nearest')@0.5": lambda docs, j: iprec(docs, j, 0.5, "nearest"),
+    "IPrec(rounding='nearest')@0.0": lambda docs, j: iprec(docs, j, 0.0, "nearest"),
+    "IPrec(rounding='nearest')@1.0": lambda docs, j: iprec(docs, j, 1.0, "nearest"),
+    "11pt(rounding='nearest')": lambda docs, j: sum(iprec(docs, j, i / 10, "nearest") for i in range(11)) / 11,
     "nDCG(dcg='exp-log2')@10": lambda docs, j: ndcg(docs, j, 10, exp_gain),
     "nDCG(dcg='exp-log2')": lambda docs, j: ndcg(docs, j, None, exp_gain),
     "nDCG(gains={0:0,1:1,2:3})@5": lambda docs, j: ndcg(docs, j, 5, mapped({1: 1, 2: 3})),  # level 3 gains 0
@@ -99,6 +118,8 @@ def test_per_query_values_and_means_match_the_references(batch):
         assert math.isclose(result.aggregate[m], math.fsum(expected.values()) / len(expected), abs_tol=1e-12), m
     assert checked > len(REFERENCES) * 1000
     assert any(per_query[(q, "ERR(gmax=2)@5")] > 0 for q in qrels)
+    # trec_eval 10.0's rounding changes IPrec on some queries (7 relevant: 0.3 reads the 2nd, not the 3rd)
+    assert any(per_query[(q, "IPrec@0.3")] != per_query[(q, "IPrec(rounding='nearest')@0.3")] for q in qrels)
     for q in qrels:  # a gain map equal to the linear gains is linear nDCG (trec_eval's, checked against pytrec_eval)
         assert math.isclose(
             per_query[(q, "nDCG(gains={0:0,1:1,2:2,3:3})@20")], per_query[(q, "nDCG@20")], abs_tol=1e-12
