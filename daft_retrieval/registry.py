@@ -232,6 +232,12 @@ for _name, _target, _example, _help in (
     ("11pt", "iprec:ElevenPoint", "11pt", "mean IPrec at recall 0.0, 0.1, ..., 1.0 (trec_eval 11pt_avg)"),
     ("GMAP", "gmap:GMAP", "GMAP", "geometric mean of AP, per query log(max(AP, 1e-5)) (trec_eval gm_map)"),
     ("RBP", "rbp:RBP", "RBP(p=0.5)", "rank-biased precision, persistence p (ir_measures RBP(p=0.8))"),
+    (
+        "RBP-Res",
+        "rbp:RBPResidual",
+        "RBP-Res(p=0.5)",
+        "residual of RBP: the most RBP could grow were every unjudged doc relevant (Moffat & Zobel)",
+    ),
     ("ERR", "err:ERR", "ERR@20", "expected reciprocal rank, gains (2^g - 1) / 2^gmax (ir_measures ERR@k)"),
 ):
     MEASURES.add(_name, f"daft_retrieval.evaluation.measures.{_target}", help=_help, example=_example)

@@ -11,6 +11,7 @@ from daft_retrieval.evaluation import Measure, parse_measure, parse_measures
 CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10", "IPrec@0.1", "11pt"]
 CANONICAL += ["nDCG(dcg='exp-log2')@10", "nDCG(gains={0:0,1:1,2:3})@10", "nDCG(gains={1:0.5,2:2.0})"]
 CANONICAL += ["IPrec(rounding='nearest')@0.3", "11pt(rel=2,rounding='nearest')"]
+CANONICAL += ["RBP-Res", "RBP-Res(p=0.5)@10"]
 CANONICAL += ["GMAP", "RBP", "RBP(p=0.5)@10", "RBP(rel=2,p=0.9)", "ERR@20", "ERR(gmax=3)@10"]
 
 

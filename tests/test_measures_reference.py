@@ -23,6 +23,13 @@ def rbp(docs: list[str], judgements: dict[str, int], p: float, rel: int, k: int 
     return (1 - p) * sum(p ** (i - 1) for i, d in enumerate(top, 1) if judgements.get(d, 0) >= rel)
 
 
+def rbp_residual(docs: list[str], judgements: dict[str, int], p: float, k: int | None) -> float:
+    """Moffat & Zobel (2008): the RBP weight of the unjudged ranks read plus p^d for the ranks past them."""
+    top = docs if k is None else docs[:k]
+    unknown = sum(p ** (i - 1) for i, d in enumerate(top, 1) if judgements.get(d, -1) < 0)
+    return (1 - p) * unknown + p ** len(top)
+
+
 def err(docs: list[str], judgements: dict[str, int], k: int, gmax: int) -> float:
     """Chapelle et al. (2009): sum_r 1/r R_r prod_{i<r} (1 - R_i), R = (2^g - 1) / 2^gmax."""
     total, stay = 0.0, 1.0
@@ -70,6 +77,9 @@ REFERENCES = {
     "RBP(p=0.5)": lambda docs, j: rbp(docs, j, 0.5, 1, None),
     "RBP(rel=2,p=0.95)@10": lambda docs, j: rbp(docs, j, 0.95, 2, 10),
     "RBP@3": lambda docs, j: rbp(docs, j, 0.8, 1, 3),
+    "RBP-Res": lambda docs, j: rbp_residual(docs, j, 0.8, None),
+    "RBP-Res(p=0.5)@5": lambda docs, j: rbp_residual(docs, j, 0.5, 5),
+    "RBP-Res(p=0.95)@100": lambda docs, j: rbp_residual(docs, j, 0.95, 100),
     "ERR@1": lambda docs, j: err(docs, j, 1, 4),
     "ERR@10": lambda docs, j: err(docs, j, 10, 4),
     "ERR(gmax=3)@20": lambda docs, j: err(docs, j, 20, 3),
@@ -118,6 +128,8 @@ def test_per_query_values_and_means_match_the_references(batch):
         assert math.isclose(result.aggregate[m], math.fsum(expected.values()) / len(expected), abs_tol=1e-12), m
     assert checked > len(REFERENCES) * 1000
     assert any(per_query[(q, "ERR(gmax=2)@5")] > 0 for q in qrels)
+    for q in qrels:  # RBP + its residual is at most 1 (every unknown doc relevant)
+        assert per_query[(q, "RBP")] + per_query[(q, "RBP-Res")] <= 1 + 1e-12
     # trec_eval 10.0's rounding changes IPrec on some queries (7 relevant: 0.3 reads the 2nd, not the 3rd)
     assert any(per_query[(q, "IPrec@0.3")] != per_query[(q, "IPrec(rounding='nearest')@0.3")] for q in qrels)
     for q in qrels:  # a gain map equal to the linear gains is linear nDCG (trec_eval's, checked against pytrec_eval)

@@ -16,6 +16,7 @@ import pyarrow as pa
 from daft import DataType, Expression, col
 from daft.functions import when
 
+from daft_retrieval import schema as S
 from daft_retrieval.evaluation.measures.base import Family, Measure, Param, is_rel, register, unit_interval
 
 
@@ -44,3 +45,37 @@ class RBP(Family):
 
     def value(self, m: Measure) -> Expression:
         return _rbp(col(f"rbp_ranks_{m.threshold}"), m.param("p"), m.cutoff)
+
+
+def residual(unknown: list[int], retrieved: int, p: float, k: int | None) -> float:
+    """(1 - p) * sum of p^(rank - 1) over the unknown ranks (<= k) + p^d, d = the ranks read."""
+    depth = retrieved if k is None else min(k, retrieved)
+    return math.fsum([*((1.0 - p) * p ** (r - 1) for r in unknown if r is not None and r <= depth), p**depth])
+
+
+@daft.func.batch(return_dtype=DataType.float64())
+def _residual(unknown: daft.Series, retrieved: daft.Series, p: float, k: int | None) -> daft.Series:
+    values = [residual(u or [], n, p, k) for u, n in zip(unknown.to_pylist(), retrieved.to_pylist())]
+    return daft.Series.from_arrow(pa.array(values, pa.float64()))
+
+
+@register
+class RBPResidual(Family):
+    """The residual of RBP (Moffat & Zobel, 2008, section 4): how much RBP could still grow if every document of
+    unknown relevance were relevant, (1 - p) * sum over the unjudged ranks i <= d of p^(i - 1) + p^d, d the depth
+    read (k, or the ranking's length when shorter): the documents past the ranking are unknown too. A negative
+    judgement is no judgement (as trec_eval reads it). trec_eval 10.0's ``rbp_resid`` is the same sum but 0 for
+    a ranking without an unjudged document (its tail p^d left out); no ir_measures measure."""
+
+    name = "RBP-Res"
+    aliases = ("rbp_resid",)
+    takes_rel = False
+    params = RBP.params
+    doc = "residual of RBP: the most RBP could grow were every unjudged doc relevant (Moffat & Zobel)"
+
+    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
+        unknown = when(col(S.RELEVANCE) < 0, col("rank")).otherwise(None).list_agg()
+        return {"rbp_unknown_ranks": unknown, "rbp_retrieved": col("rank").count()}
+
+    def value(self, m: Measure) -> Expression:
+        return _residual(col("rbp_unknown_ranks"), col("rbp_retrieved"), m.param("p"), m.cutoff)
