@@ -211,7 +211,7 @@ MEASURES = Registry("measure")
 """Measure families (their modules register them in :data:`daft_retrieval.evaluation.measures.base.REGISTRY` when
 :mod:`daft_retrieval.evaluation.measures` loads them from here); ``info``: ``example``, a measure string."""
 for _name, _target, _example, _help in (
-    ("nDCG", "ndcg:NDCG", "nDCG@10", "normalised DCG, linear gain (trec_eval ndcg_cut)"),
+    ("nDCG", "ndcg:NDCG", "nDCG@10", "normalised DCG, linear gain (trec_eval ndcg_cut); or dcg='exp-log2', gains={..}"),
     ("R", "recall:Recall", "R@100", "recall at k (trec_eval recall)"),
     ("P", "precision:Precision", "P(rel=2)@5", "precision at k (trec_eval P)"),
     ("RR", "rr:RR", "RR", "reciprocal rank of the first relevant doc (trec_eval recip_rank); RR@k within the top k"),
@@ -228,6 +228,17 @@ for _name, _target, _example, _help in (
     ("SetF", "sets:SetF", "SetF", "F1 of SetP and SetR (trec_eval set_F, beta 1)"),
     ("Judged", "judged:Judged", "Judged@10", "share of the top k with a judgement (ir_measures Judged)"),
     ("Bpref", "bpref:Bpref", "Bpref", "binary preference: relevant above judged non-relevant (trec_eval bpref)"),
+    ("IPrec", "iprec:IPrec", "IPrec@0.1", "interpolated precision at recall r, IPrec@0.1 (trec_eval iprec_at_recall)"),
+    ("11pt", "iprec:ElevenPoint", "11pt", "mean IPrec at recall 0.0, 0.1, ..., 1.0 (trec_eval 11pt_avg)"),
+    ("GMAP", "gmap:GMAP", "GMAP", "geometric mean of AP, per query log(max(AP, 1e-5)) (trec_eval gm_map)"),
+    ("RBP", "rbp:RBP", "RBP(p=0.5)", "rank-biased precision, persistence p (ir_measures RBP(p=0.8))"),
+    (
+        "RBP-Res",
+        "rbp:RBPResidual",
+        "RBP-Res(p=0.5)",
+        "residual of RBP: the most RBP could grow were every unjudged doc relevant (Moffat & Zobel)",
+    ),
+    ("ERR", "err:ERR", "ERR@20", "expected reciprocal rank, gains (2^g - 1) / 2^gmax (ir_measures ERR@k)"),
 ):
     MEASURES.add(_name, f"daft_retrieval.evaluation.measures.{_target}", help=_help, example=_example)
 del _name, _help, _target, _example

@@ -39,6 +39,13 @@ MEASURES = [
     "SetF",
     "Bpref",
     "Judged@10",
+    "IPrec@0.2",
+    "11pt",
+    "GMAP",
+    "RBP(p=0.9)",
+    "ERR@10",
+    "nDCG(dcg='exp-log2')@10",
+    "nDCG(gains={1:1,2:4})@5",
 ]
 PIECES = range(1, 9)
 MORSELS = (None, 4096)  # Daft's default (128k rows), and smaller morsels: other chunks to add up

@@ -20,14 +20,14 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import daft
-from daft import Window, col
+from daft import DataType, Window, col
 from daft.functions import row_number
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError, DataWarning
 from daft_retrieval.evaluation.measures import Measure, parse_measures
 from daft_retrieval.evaluation.measures.base import is_nonrel, nonrel_above, num_rel, num_rel_agg
-from daft_retrieval.exact import fsum_mean, list_fsum
+from daft_retrieval.exact import list_fsum
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import materialize
 
@@ -35,7 +35,8 @@ __all__ = ["Evaluation", "evaluate"]
 
 
 class Evaluation(NamedTuple):
-    """``per_query``: frame ``query_id, measure, value``; ``aggregate``: measure string -> mean value."""
+    """``per_query``: frame ``query_id, measure, value``; ``aggregate``: measure string -> the measure over all queries
+    (the mean of the per-query values; for ``GMAP`` their geometric mean, see its family's ``aggregate``)."""
 
     per_query: daft.DataFrame
     aggregate: dict[str, float]
@@ -59,9 +60,9 @@ def _depth(measures: list[Measure], depth: int | None) -> int | None:
 
 
 def _add_lists(stats: daft.DataFrame) -> daft.DataFrame:
-    """``stats`` with each list column (a :func:`~daft_retrieval.evaluation.measures.base.float_sum`) replaced by
-    its exactly rounded sum."""
-    lists = [f.name for f in stats.schema() if f.dtype.is_list()]
+    """``stats`` with each list of floats (a :func:`~daft_retrieval.evaluation.measures.base.float_sum`) replaced by
+    its exactly rounded sum; other lists (ERR's hits) stay for the family's value to read."""
+    lists = [f.name for f in stats.schema() if f.dtype == DataType.list(DataType.float64())]
     return stats.with_columns({c: list_fsum(col(c)) for c in lists}) if lists else stats
 
 
@@ -206,15 +207,16 @@ def evaluate(
     for extra in (ranking_stats, judgement_stats):
         if extra is not None:
             table = table.join(extra, on=S.QUERY_ID, how="left")
-    stat_cols = [c for c in table.column_names if c != S.QUERY_ID]
-    table = table.with_columns({c: col(c).fill_null(0) for c in stat_cols})
+    numbers = [f.name for f in table.schema() if f.name != S.QUERY_ID and not f.dtype.is_list()]
+    table = table.with_columns({c: col(c).fill_null(0) for c in numbers})  # a list stays null: the family reads it
     names = [str(m) for m in parsed]
     wide = materialize(table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed]))
 
     values = wide.select(*names).to_pydict()
     if not wide.count_rows():
         _no_queries(run, qrels, queries, empty)
-    aggregate = {n: fsum_mean(values[n]) for n in names}  # exactly rounded sum / n: the same bits on every run
+    # each family's aggregate of its per-query values (the exactly rounded mean, unless it says otherwise: gm_map)
+    aggregate = {str(m): m.family.aggregate(m, values[str(m)]) for m in parsed}
     per_query = wide.unpivot(S.QUERY_ID, names, variable_name=S.MEASURE, value_name=S.VALUE)
     per_query = per_query.select(*[col(c).cast(t) for c, t in S.PER_QUERY.items()])
     per_query = materialize(per_query.sort([S.QUERY_ID, S.MEASURE]))  # in query order, to read in IPython
