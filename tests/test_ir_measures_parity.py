@@ -1,0 +1,84 @@
+"""The measures ir_measures defines beside trec_eval's (Judged@k, RR@k, nDCG's custom gains) and the ones both have
+(Set*, Bpref, IPrec, the counts), equal to the ir_measures package per query, written in its syntax, on 200 random
+runs with negative judgements, unjudged documents and queries missing on either side.
+
+The runs' scores are made distinct first: ir_measures breaks score ties by doc id ascending where trec_eval (and we)
+break them descending, so on tied scores the two orders differ by definition (README, Measures).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from daft_retrieval.evaluation import evaluate
+from tests.test_metrics_parity import random_case, to_frames
+
+ir_measures = pytest.importorskip("ir_measures", reason="ir-measures is a dev dependency")
+
+MEASURES = [
+    "Judged@1",
+    "Judged@5",
+    "Judged@20",
+    "RR@3",
+    "RR@10",
+    "SetP",
+    "SetR",
+    "SetF",
+    "Bpref",
+    "IPrec@0.3",
+    "IPrec@1.0",
+    "NumRet",
+    "NumRel",
+    "NumRelRet",
+    "nDCG(gains={0:0,1:1,2:3,3:7})@10",
+    "nDCG(gains={0:0,1:2,2:1,3:5})",
+    "P(rel=2)@5",
+]
+SEEDS = range(200)
+
+
+def distinct_scores(run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The same rankings (trec_eval order: score desc, doc id desc) with every score distinct."""
+    out = {}
+    for q, ds in run.items():
+        ranked = sorted(ds.items(), key=lambda x: (x[1], x[0]), reverse=True)
+        out[q] = {d: float(len(ranked) - i) for i, (d, _) in enumerate(ranked)}
+    return out
+
+
+@pytest.fixture(scope="module")
+def batch():
+    cases = {}
+    for seed in SEEDS:
+        run, qrels = random_case(random.Random(seed))
+        cases[seed] = (distinct_scores(run), qrels)
+    run = {f"s{s}/{q}": ds for s, (r, _) in cases.items() for q, ds in r.items()}
+    qrels = {f"s{s}/{q}": ds for s, (_, j) in cases.items() for q, ds in j.items()}
+    ours = evaluate(*to_frames(run, qrels), MEASURES)  # every judged query: what ir_measures reports is a subset
+    values = {(r["query_id"], r["measure"]): r["value"] for r in ours.per_query.to_pylist()}
+    theirs = {}
+    for metric in ir_measures.iter_calc([ir_measures.parse_measure(m) for m in MEASURES], qrels, run):
+        theirs[(metric.query_id, str(metric.measure))] = metric.value
+    # a query whose ranking is empty: pytrec_eval (under ir_measures) reports zeros even for NumRel; trec_eval -c
+    # (and we) evaluate it on an empty ranking, with its real NumRel: those queries are left out here
+    theirs = {k: v for k, v in theirs.items() if run.get(k[0])}
+    return values, theirs, {str(ir_measures.parse_measure(m)): m for m in MEASURES}
+
+
+def test_every_measure_equals_ir_measures_per_query(batch):
+    ours, theirs, names = batch
+    assert theirs, "ir_measures computed nothing"
+    checked = {m: 0 for m in MEASURES}
+    for (query, their_name), value in theirs.items():
+        measure = names[their_name]
+        assert math.isclose(ours[(query, measure)], value, abs_tol=1e-9), (
+            query,
+            measure,
+            ours[(query, measure)],
+            value,
+        )
+        checked[measure] += 1
+    assert all(n > 100 for n in checked.values()), checked  # every measure on many queries
