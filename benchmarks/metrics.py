@@ -8,6 +8,8 @@ its Qrels/Run (from pandas frames), after a warm-up that compiles its numba kern
 pytrec_eval's before times are printed; ranx's are printed beside them (it breaks score ties in its own order and
 its map@k divides by min(k, relevant), so it need not agree with trec_eval to the last digit).
 
+Then every measure family at once (each registry example, plus nDCG with exponential gain), timed against the four.
+
     DAFT_ANALYTICS_ENABLED=0 python benchmarks/metrics.py [--queries 10000] [--docs 1000] [--repeat 3]
 """
 
@@ -107,6 +109,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=10_000)
     ap.add_argument("--docs", type=int, default=1_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-all", action="store_true", help="skip the every-measure run")
     args = ap.parse_args()
     run, qrels = synthetic(args.queries, args.docs)
     print(f"run: {run.num_rows:,} rows ({args.queries:,} queries x {args.docs:,} docs), qrels: {qrels.num_rows:,}")
@@ -147,6 +150,17 @@ def main() -> None:
     print(f"daft_retrieval.evaluation      {o:7.2f} s")
     print(f"pytrec_eval (evaluate only)  {r:7.2f} s   ratio {r / o:5.2f}x")
     print(f"pytrec_eval (+ dict build)   {r + d:7.2f} s   ratio {(r + d) / o:5.2f}x")
+    if not args.no_all:
+        from daft_retrieval import registry
+
+        every = [e.info["example"] for e in registry.MEASURES.entries()] + ["nDCG(dcg='exp-log2')@10"]
+        t_all = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            evaluate(daft.from_arrow(run), daft.from_arrow(qrels), every)
+            t_all.append(time.perf_counter() - t)
+        a = min(t_all)
+        print(f"all {len(every)} measures at once      {a:7.2f} s   {a / o:5.2f}x the four")
     if ranx_ok:
         x, f = min(t_ranx), min(t_ranx_frames)
         print(f"ranx (evaluate only)         {x:7.2f} s   ratio {x / o:5.2f}x")
