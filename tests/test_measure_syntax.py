@@ -11,7 +11,7 @@ from daft_retrieval.evaluation import Measure, parse_measure, parse_measures
 CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10", "IPrec@0.1", "11pt"]
 CANONICAL += ["nDCG(dcg='exp-log2')@10", "nDCG(gains={0:0,1:1,2:3})@10", "nDCG(gains={1:0.5,2:2.0})"]
 CANONICAL += ["IPrec(rounding='nearest')@0.3", "11pt(rel=2,rounding='nearest')"]
-CANONICAL += ["RBP-Res", "RBP-Res(p=0.5)@10"]
+CANONICAL += ["RBP-Res", "RBP-Res(p=0.5)@10", "SetF(beta=0.5)", "SetF(rel=2,beta=2.0)"]
 CANONICAL += ["GMAP", "RBP", "RBP(p=0.5)@10", "RBP(rel=2,p=0.9)", "ERR@20", "ERR(gmax=3)@10"]
 
 
@@ -72,6 +72,8 @@ def test_measures_are_ordered_even_with_and_without_a_cutoff():
         ("RBP(q=0.5)", "unknown parameter q; RBP takes rel, p"),
         ("ERR(gmax=0)@10", "gmax=0 is not the top relevance grade, an integer >= 1"),
         ("ERR(rel=2)@10", "ERR takes no rel="),
+        ("SetF(beta=0)", "beta=0 is not a number > 0"),
+        ("SetF(beta=True)", "beta=True is not a number > 0"),
         ("ERR", "needs a cutoff"),
         ("IPrec(rounding='down')@0.3", "rounding='down' is not one of 'up' .trec_eval 9, pytrec_eval. and 'nearest'"),
         ("nDCG(dcg='exp')@10", "dcg='exp' is not one of 'log2' \\(linear gain\\) and 'exp-log2'"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import subprocess
+import sys
 
 import daft
 import pytest
@@ -309,3 +312,30 @@ def test_depth_reads_the_rankings_only_that_deep():
                 assert math.isclose(ours[(_case_query(seed, q), m)], values[key], abs_tol=1e-9), (seed, q, m)
                 checked += 1
     assert checked > 500
+
+
+_SET_F = """
+import json, sys, pytrec_eval
+qrels, run, x = json.load(sys.stdin)
+print(json.dumps(pytrec_eval.RelevanceEvaluator(qrels, {"set_F." + x}).evaluate(run)))
+"""
+
+
+@pytest.mark.parametrize(("beta", "x"), [(0.5, "0.25"), (2.0, "4"), (3.0, "9")])
+def test_set_f_beta_matches_pytrec_eval_set_f_x(beta, x, batch):
+    """SetF(beta=b) is trec_eval's set_F.x with x = b^2, on the 200 cases. trec_eval keeps measure parameters in
+    global tables, so each parameter is evaluated in its own process."""
+    cases = batch["cases"]
+    run = {_case_query(s, q): ds for s, (r, _) in cases.items() for q, ds in r.items()}
+    qrels = {_case_query(s, q): ds for s, (_, j) in cases.items() for q, ds in j.items()}
+    out = subprocess.run(
+        [sys.executable, "-c", _SET_F], input=json.dumps([qrels, run, x]), capture_output=True, text=True, check=True
+    )
+    expected = {q: v["set_F"] for q, v in json.loads(out.stdout).items()}
+    name = f"SetF(beta={beta})"
+    result = evaluate(*to_frames(run, qrels), [name])
+    ours = {r["query_id"]: r["value"] for r in result.per_query.to_pylist()}
+    assert len(ours) == len(qrels) and len(expected) > 500
+    for q in qrels:
+        assert math.isclose(ours[q], expected.get(q, 0.0), abs_tol=1e-9), (name, q)
+    assert any(ours[q] != batch["per_query"][(q, "SetF")] for q in expected)
