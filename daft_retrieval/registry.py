@@ -239,6 +239,12 @@ for _name, _target, _example, _help in (
         "residual of RBP: the most RBP could grow were every unjudged doc relevant (Moffat & Zobel)",
     ),
     ("ERR", "err:ERR", "ERR@20", "expected reciprocal rank, gains (2^g - 1) / 2^gmax (ir_measures ERR@k)"),
+    (
+        "infAP",
+        "infap:InfAP",
+        "infAP",
+        "inferred AP over a sampled pool, judgement < 0: pooled, not sampled (trec_eval infAP)",
+    ),
 ):
     MEASURES.add(_name, f"daft_retrieval.evaluation.measures.{_target}", help=_help, example=_example)
 del _name, _help, _target, _example

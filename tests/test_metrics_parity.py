@@ -40,6 +40,7 @@ PAIRS = {
     "SetR": ("set_recall", "set_recall"),
     "SetF": ("set_F", "set_F"),
     "Bpref": ("bpref", "bpref"),
+    "infAP": ("infAP", "infAP"),
     **{f"IPrec@{r / 10}": ("iprec_at_recall", f"iprec_at_recall_{r / 10:.2f}") for r in range(11)},
     "11pt": ("11pt_avg", "11pt_avg"),
     "GMAP": ("gm_map", "gm_map"),  # per query log(max(AP, 1e-5)), as pytrec_eval reports it
@@ -53,6 +54,7 @@ THRESHOLDED = {
     "NumRel(rel=3)": ("num_rel", "num_rel", 3),
     "SetF(rel=2)": ("set_F", "set_F", 2),
     "Bpref(rel=2)": ("bpref", "bpref", 2),
+    "infAP(rel=3)": ("infAP", "infAP", 3),
     "IPrec(rel=2)@0.3": ("iprec_at_recall", "iprec_at_recall_0.30", 2),
     "11pt(rel=3)": ("11pt_avg", "11pt_avg", 3),
     "GMAP(rel=2)": ("gm_map", "gm_map", 2),
@@ -94,6 +96,7 @@ TREC_MEASURES = {
     "set_recall",
     "set_F",
     "bpref",
+    "infAP",
     "iprec_at_recall",
     "11pt_avg",
     "gm_map",
@@ -339,3 +342,23 @@ def test_set_f_beta_matches_pytrec_eval_set_f_x(beta, x, batch):
     for q in qrels:
         assert math.isclose(ours[q], expected.get(q, 0.0), abs_tol=1e-9), (name, q)
     assert any(ours[q] != batch["per_query"][(q, "SetF")] for q in expected)
+
+
+def test_inf_ap_reads_the_pool_by_hand():
+    """Ranking c (judged -1: pooled, not sampled), b (0), a (1), d (outside the pool), e (2); 2 relevant:
+    a at j=2 adds 1/3 + 2/3 * (2/2) * (eps / (1 + 2 eps)), e at j=4 adds 1/5 + 4/5 * (3/4) * ((1 + eps) / (2 + 2 eps))
+    (pytrec_eval: 0.41666999993333464)."""
+    run = daft.from_pydict({"query_id": ["q"] * 5, "doc_id": list("abcde"), "score": [1.0, 2.0, 3.0, 0.5, 0.1]})
+    qrels = daft.from_pydict({"query_id": ["q"] * 4, "doc_id": list("abce"), "relevance": [1, 0, -1, 2]})
+    eps = 0.00001
+    expected = (
+        1 / 3 + 2 / 3 * (2 / 2) * (eps / (1 + 2 * eps)) + 1 / 5 + 4 / 5 * (3 / 4) * ((1 + eps) / (2 + 2 * eps))
+    ) / 2
+    value = evaluate(run, qrels, ["infAP"]).aggregate["infAP"]
+    assert math.isclose(value, expected, abs_tol=1e-15)
+    assert math.isclose(value, 0.41666999993333464, abs_tol=1e-15)
+
+
+def test_inf_ap_differs_from_ap_on_incomplete_judgements(batch):
+    differ = [q for (q, m), v in batch["per_query"].items() if m == "infAP" and v != batch["per_query"][(q, "AP")]]
+    assert len(differ) > 100
