@@ -14,7 +14,8 @@ CANONICAL += ["IPrec(rounding='nearest')@0.3", "11pt(rel=2,rounding='nearest')"]
 CANONICAL += ["RBP-Res", "RBP-Res(p=0.5)@10", "SetF(beta=0.5)", "SetF(rel=2,beta=2.0)", "infAP", "infAP(rel=2)"]
 CANONICAL += ["nDCG(judged_only=True)@10", "nDCG(dcg='exp-log2',judged_only=True)", "P(rel=2,judged_only=True)@5"]
 CANONICAL += ["AP(judged_only=True)", "RR(judged_only=True)@10", "MRR(judged_only=True)@10", "R(judged_only=True)@100"]
-CANONICAL += ["R-Prec(judged_only=True)", "Success(judged_only=True)@1"]
+CANONICAL += ["R-Prec(judged_only=True)", "Success(judged_only=True)@1", "SetP(judged_only=True)"]
+CANONICAL += ["SetF(beta=0.5,judged_only=True)", "IPrec(rounding='nearest',judged_only=True)@0.3"]
 CANONICAL += ["GMAP", "RBP", "RBP(p=0.5)@10", "RBP(rel=2,p=0.9)", "ERR@20", "ERR(gmax=3)@10"]
 
 

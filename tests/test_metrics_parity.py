@@ -75,6 +75,9 @@ JUDGED_ONLY = {
     "R(judged_only=True)@3": ("recall_3", 1, None),
     "R-Prec(judged_only=True)": ("Rprec", 1, None),
     "Success(judged_only=True)@3": ("success_3", 1, None),
+    "SetP(judged_only=True)": ("set_P", 1, None),
+    "SetF(rel=2,judged_only=True)": ("set_F", 2, None),
+    "IPrec(judged_only=True)@0.3": ("iprec_at_recall_0.30", 1, None),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from daft import Expression, col
 
 from daft_retrieval.evaluation.measures.base import (
+    JUDGED_ONLY,
     Family,
     Measure,
     Param,
@@ -56,6 +57,7 @@ class _Set(Family):
 class SetP(_Set):
     name = "SetP"
     aliases = ("set_P",)
+    params = JUDGED_ONLY
     doc = "relevant retrieved / retrieved (trec_eval set_P)"
 
     def value(self, m: Measure) -> Expression:
@@ -76,7 +78,7 @@ class SetR(_Set):
 class SetF(_Set):
     name = "SetF"
     aliases = ("set_F",)
-    params = {"beta": Param(1.0, positive, "a number > 0, e.g. SetF(beta=0.5)")}  # noqa: RUF012
+    params = {"beta": Param(1.0, positive, "a number > 0, e.g. SetF(beta=0.5)"), **JUDGED_ONLY}  # noqa: RUF012
     doc = "F_beta of SetP and SetR, beta 1 by default (trec_eval set_F.beta^2)"
 
     def value(self, m: Measure) -> Expression:
