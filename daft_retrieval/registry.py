@@ -225,7 +225,7 @@ for _name, _target, _example, _help in (
     ("NumRelRet", "counts:NumRelRet", "NumRelRet", "relevant documents retrieved (trec_eval num_rel_ret)"),
     ("SetP", "sets:SetP", "SetP", "relevant retrieved / retrieved (trec_eval set_P)"),
     ("SetR", "sets:SetR", "SetR", "relevant retrieved / relevant (trec_eval set_recall)"),
-    ("SetF", "sets:SetF", "SetF", "F1 of SetP and SetR (trec_eval set_F, beta 1)"),
+    ("SetF", "sets:SetF", "SetF(beta=0.5)", "F_beta of SetP and SetR, beta 1 by default (trec_eval set_F.beta^2)"),
     ("Judged", "judged:Judged", "Judged@10", "share of the top k with a judgement (ir_measures Judged)"),
     ("Bpref", "bpref:Bpref", "Bpref", "binary preference: relevant above judged non-relevant (trec_eval bpref)"),
     ("IPrec", "iprec:IPrec", "IPrec@0.1", "interpolated precision at recall r, IPrec@0.1 (trec_eval iprec_at_recall)"),
@@ -239,6 +239,12 @@ for _name, _target, _example, _help in (
         "residual of RBP: the most RBP could grow were every unjudged doc relevant (Moffat & Zobel)",
     ),
     ("ERR", "err:ERR", "ERR@20", "expected reciprocal rank, gains (2^g - 1) / 2^gmax (ir_measures ERR@k)"),
+    (
+        "infAP",
+        "infap:InfAP",
+        "infAP",
+        "inferred AP over a sampled pool, judgement < 0: pooled, not sampled (trec_eval infAP)",
+    ),
 ):
     MEASURES.add(_name, f"daft_retrieval.evaluation.measures.{_target}", help=_help, example=_example)
 del _name, _help, _target, _example

@@ -11,7 +11,11 @@ from daft_retrieval.evaluation import Measure, parse_measure, parse_measures
 CANONICAL = ["nDCG@10", "P(rel=2)@5", "RR", "AP(rel=3)", "R-Prec", "Bpref(rel=2)", "Judged@10", "IPrec@0.1", "11pt"]
 CANONICAL += ["nDCG(dcg='exp-log2')@10", "nDCG(gains={0:0,1:1,2:3})@10", "nDCG(gains={1:0.5,2:2.0})"]
 CANONICAL += ["IPrec(rounding='nearest')@0.3", "11pt(rel=2,rounding='nearest')"]
-CANONICAL += ["RBP-Res", "RBP-Res(p=0.5)@10"]
+CANONICAL += ["RBP-Res", "RBP-Res(p=0.5)@10", "SetF(beta=0.5)", "SetF(rel=2,beta=2.0)", "infAP", "infAP(rel=2)"]
+CANONICAL += ["nDCG(judged_only=True)@10", "nDCG(dcg='exp-log2',judged_only=True)", "P(rel=2,judged_only=True)@5"]
+CANONICAL += ["AP(judged_only=True)", "RR(judged_only=True)@10", "MRR(judged_only=True)@10", "R(judged_only=True)@100"]
+CANONICAL += ["R-Prec(judged_only=True)", "Success(judged_only=True)@1", "SetP(judged_only=True)"]
+CANONICAL += ["SetF(beta=0.5,judged_only=True)", "IPrec(rounding='nearest',judged_only=True)@0.3"]
 CANONICAL += ["GMAP", "RBP", "RBP(p=0.5)@10", "RBP(rel=2,p=0.9)", "ERR@20", "ERR(gmax=3)@10"]
 
 
@@ -72,6 +76,11 @@ def test_measures_are_ordered_even_with_and_without_a_cutoff():
         ("RBP(q=0.5)", "unknown parameter q; RBP takes rel, p"),
         ("ERR(gmax=0)@10", "gmax=0 is not the top relevance grade, an integer >= 1"),
         ("ERR(rel=2)@10", "ERR takes no rel="),
+        ("SetF(beta=0)", "beta=0 is not a number > 0"),
+        ("nDCG(judged_only=1)@10", r"judged_only=1 is not True or False, e.g. nDCG\(judged_only=True\)@10"),
+        ("Bpref(judged_only=True)", "unknown parameter judged_only; Bpref takes rel"),
+        ("infAP@10", "takes no cutoff"),
+        ("SetF(beta=True)", "beta=True is not a number > 0"),
         ("ERR", "needs a cutoff"),
         ("IPrec(rounding='down')@0.3", "rounding='down' is not one of 'up' .trec_eval 9, pytrec_eval. and 'nearest'"),
         ("nDCG(dcg='exp')@10", "dcg='exp' is not one of 'log2' \\(linear gain\\) and 'exp-log2'"),
@@ -83,3 +92,8 @@ def test_measures_are_ordered_even_with_and_without_a_cutoff():
 def test_bad_measures_say_what_and_how_to_fix(text, message):
     with pytest.raises(DataError, match=message):
         parse_measure(text)
+
+
+def test_judged_only_false_is_the_measure_itself():
+    assert parse_measure("nDCG(judged_only=False)@10") == parse_measure("nDCG@10")
+    assert parse_measure("P(judged_only=True)@5").judged_only and not parse_measure("P@5").judged_only

@@ -1,4 +1,4 @@
-"""Measures without a trec_eval counterpart (RBP, ERR, nDCG's other gains) against plain-Python references
+"""Measures without a trec_eval counterpart (RBP, ERR, nDCG's other gains, SetF's beta) against plain-Python references
 written from the published formulas, on the 200 random cases of test_metrics_parity in one batched evaluation."""
 
 from __future__ import annotations
@@ -72,7 +72,19 @@ def iprec(docs: list[str], judgements: dict[str, int], r: float, rounding: str) 
     return max(sum(judgements.get(d, 0) >= 1 for d in docs[:i]) / i for i in range(start, len(docs) + 1))
 
 
+def set_f(docs: list[str], judgements: dict[str, int], beta: float, rel: int) -> float:
+    """van Rijsbergen's F_beta of set precision and set recall: (1 + b^2) P R / (b^2 P + R), 0 when P + R = 0."""
+    relret = sum(judgements.get(d, 0) >= rel for d in docs)
+    relevant = sum(v >= rel for v in judgements.values())
+    p = relret / len(docs) if docs else 0.0
+    r = relret / relevant if relevant else 0.0
+    return (1 + beta**2) * p * r / (beta**2 * p + r) if p + r > 0 else 0.0
+
+
 REFERENCES = {
+    "SetF": lambda docs, j: set_f(docs, j, 1.0, 1),  # also checked against pytrec_eval
+    "SetF(beta=0.5)": lambda docs, j: set_f(docs, j, 0.5, 1),
+    "SetF(rel=2,beta=3.0)": lambda docs, j: set_f(docs, j, 3.0, 2),
     "RBP": lambda docs, j: rbp(docs, j, 0.8, 1, None),
     "RBP(p=0.5)": lambda docs, j: rbp(docs, j, 0.5, 1, None),
     "RBP(rel=2,p=0.95)@10": lambda docs, j: rbp(docs, j, 0.95, 2, 10),
@@ -105,6 +117,8 @@ def test_measure_strings_round_trip():
     assert str(parse_measure("RBP(p=0.8)")) == "RBP"  # the default is left out
     assert str(parse_measure("ERR(gmax=4)@10")) == "ERR@10"
     assert str(parse_measure("RBP(p=0.95, rel=2)@10")) == "RBP(rel=2,p=0.95)@10"
+    assert str(parse_measure("SetF(beta=1)")) == "SetF"
+    assert str(parse_measure("SetF(beta=2)")) == "SetF(beta=2.0)"
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import subprocess
+import sys
 
 import daft
 import pytest
@@ -37,6 +40,7 @@ PAIRS = {
     "SetR": ("set_recall", "set_recall"),
     "SetF": ("set_F", "set_F"),
     "Bpref": ("bpref", "bpref"),
+    "infAP": ("infAP", "infAP"),
     **{f"IPrec@{r / 10}": ("iprec_at_recall", f"iprec_at_recall_{r / 10:.2f}") for r in range(11)},
     "11pt": ("11pt_avg", "11pt_avg"),
     "GMAP": ("gm_map", "gm_map"),  # per query log(max(AP, 1e-5)), as pytrec_eval reports it
@@ -50,12 +54,31 @@ THRESHOLDED = {
     "NumRel(rel=3)": ("num_rel", "num_rel", 3),
     "SetF(rel=2)": ("set_F", "set_F", 2),
     "Bpref(rel=2)": ("bpref", "bpref", 2),
+    "infAP(rel=3)": ("infAP", "infAP", 3),
     "IPrec(rel=2)@0.3": ("iprec_at_recall", "iprec_at_recall_0.30", 2),
     "11pt(rel=3)": ("11pt_avg", "11pt_avg", 3),
     "GMAP(rel=2)": ("gm_map", "gm_map", 2),
 }
 MRR = {"MRR@3": 3, "MRR@10": 10, "RR@5": 5}
 JUDGED = {"Judged@1": 1, "Judged@5": 5, "Judged@20": 20}  # no trec_eval measure: a plain-Python reference
+# judged_only=True (ir_measures; Sakai, 2007): pytrec_eval on the run less its documents without a judgement >= 0
+# (ours -> key in pytrec_eval's output, relevance level, cutoff of a truncated run as for MRR)
+JUDGED_ONLY = {
+    "nDCG(judged_only=True)@5": ("ndcg_cut_5", 1, None),
+    "nDCG(judged_only=True)": ("ndcg", 1, None),
+    "P(judged_only=True)@7": ("P_7", 1, None),
+    "P(rel=2,judged_only=True)@5": ("P_5", 2, None),
+    "AP(judged_only=True)": ("map", 1, None),
+    "AP(judged_only=True)@100": ("map_cut_100", 1, None),
+    "RR(judged_only=True)": ("recip_rank", 1, None),
+    "MRR(judged_only=True)@3": ("recip_rank", 1, 3),
+    "R(judged_only=True)@3": ("recall_3", 1, None),
+    "R-Prec(judged_only=True)": ("Rprec", 1, None),
+    "Success(judged_only=True)@3": ("success_3", 1, None),
+    "SetP(judged_only=True)": ("set_P", 1, None),
+    "SetF(rel=2,judged_only=True)": ("set_F", 2, None),
+    "IPrec(judged_only=True)@0.3": ("iprec_at_recall_0.30", 1, None),
+}
 
 
 def missing(measure: str, judgements: dict[str, int]) -> float:
@@ -91,6 +114,7 @@ TREC_MEASURES = {
     "set_recall",
     "set_F",
     "bpref",
+    "infAP",
     "iprec_at_recall",
     "11pt_avg",
     "gm_map",
@@ -131,6 +155,12 @@ def to_frames(run, qrels):
     return run_df, qrels_df
 
 
+def judged_run(run, qrels):
+    """The run less the documents without a judgement >= 0 (a query left with none dropped)."""
+    kept = {q: {d: v for d, v in ds.items() if qrels.get(q, {}).get(d, -1) >= 0} for q, ds in run.items()}
+    return {q: ds for q, ds in kept.items() if ds}
+
+
 def truncate_trec(run, k):
     """The top k of each ranking in trec_eval order (score desc, doc id desc)."""
     out = {}
@@ -165,13 +195,22 @@ def reference(run, qrels) -> dict[str, dict[str, float]]:
     for ours, k in MRR.items():
         res = trec_evaluate(qrels, truncate_trec(run, k))
         ref[ours] = {q: v["recip_rank"] for q, v in res.items()}
+    condensed = judged_run(run, qrels)
+    for ours, (key, level, k) in JUDGED_ONLY.items():
+        graded = (
+            qrels
+            if level == 1
+            else {q: {d: int(v >= level) if v >= 0 else v for d, v in ds.items()} for q, ds in qrels.items()}
+        )
+        res = trec_evaluate(graded, truncate_trec(condensed, k) if k else condensed) if condensed else {}
+        ref[ours] = {q: res[q][key] if q in res else 0.0 for q in run if q in qrels}  # none judged: 0
     for ours, k in JUDGED.items():
         top = truncate_trec(run, k)
         ref[ours] = {q: sum(d in qrels[q] for d in top[q]) / len(top[q]) for q in run if q in qrels}
     return ref
 
 
-MEASURES = [*PAIRS, *THRESHOLDED, *MRR, *JUDGED]
+MEASURES = [*PAIRS, *THRESHOLDED, *MRR, *JUDGED, *JUDGED_ONLY]
 COUNTS = {"NumQ", "NumRet", "Judged@1", "Judged@5", "Judged@20"}  # nonzero for a query without relevant docs
 GEOMETRIC = {"GMAP", "GMAP(rel=2)"}  # per query a log; the aggregate is exp of the mean of the logs
 
@@ -309,3 +348,108 @@ def test_depth_reads_the_rankings_only_that_deep():
                 assert math.isclose(ours[(_case_query(seed, q), m)], values[key], abs_tol=1e-9), (seed, q, m)
                 checked += 1
     assert checked > 500
+
+
+_SET_F = """
+import json, sys, pytrec_eval
+qrels, run, x = json.load(sys.stdin)
+print(json.dumps(pytrec_eval.RelevanceEvaluator(qrels, {"set_F." + x}).evaluate(run)))
+"""
+
+
+@pytest.mark.parametrize(("beta", "x"), [(0.5, "0.25"), (2.0, "4"), (3.0, "9")])
+def test_set_f_beta_matches_pytrec_eval_set_f_x(beta, x, batch):
+    """SetF(beta=b) is trec_eval's set_F.x with x = b^2, on the 200 cases. trec_eval keeps measure parameters in
+    global tables, so each parameter is evaluated in its own process."""
+    cases = batch["cases"]
+    run = {_case_query(s, q): ds for s, (r, _) in cases.items() for q, ds in r.items()}
+    qrels = {_case_query(s, q): ds for s, (_, j) in cases.items() for q, ds in j.items()}
+    out = subprocess.run(
+        [sys.executable, "-c", _SET_F], input=json.dumps([qrels, run, x]), capture_output=True, text=True, check=True
+    )
+    expected = {q: v["set_F"] for q, v in json.loads(out.stdout).items()}
+    name = f"SetF(beta={beta})"
+    result = evaluate(*to_frames(run, qrels), [name])
+    ours = {r["query_id"]: r["value"] for r in result.per_query.to_pylist()}
+    assert len(ours) == len(qrels) and len(expected) > 500
+    for q in qrels:
+        assert math.isclose(ours[q], expected.get(q, 0.0), abs_tol=1e-9), (name, q)
+    assert any(ours[q] != batch["per_query"][(q, "SetF")] for q in expected)
+
+
+def test_inf_ap_reads_the_pool_by_hand():
+    """Ranking c (judged -1: pooled, not sampled), b (0), a (1), d (outside the pool), e (2); 2 relevant:
+    a at j=2 adds 1/3 + 2/3 * (2/2) * (eps / (1 + 2 eps)), e at j=4 adds 1/5 + 4/5 * (3/4) * ((1 + eps) / (2 + 2 eps))
+    (pytrec_eval: 0.41666999993333464)."""
+    run = daft.from_pydict({"query_id": ["q"] * 5, "doc_id": list("abcde"), "score": [1.0, 2.0, 3.0, 0.5, 0.1]})
+    qrels = daft.from_pydict({"query_id": ["q"] * 4, "doc_id": list("abce"), "relevance": [1, 0, -1, 2]})
+    eps = 0.00001
+    expected = (
+        1 / 3 + 2 / 3 * (2 / 2) * (eps / (1 + 2 * eps)) + 1 / 5 + 4 / 5 * (3 / 4) * ((1 + eps) / (2 + 2 * eps))
+    ) / 2
+    value = evaluate(run, qrels, ["infAP"]).aggregate["infAP"]
+    assert math.isclose(value, expected, abs_tol=1e-15)
+    assert math.isclose(value, 0.41666999993333464, abs_tol=1e-15)
+
+
+def test_inf_ap_differs_from_ap_on_incomplete_judgements(batch):
+    differ = [q for (q, m), v in batch["per_query"].items() if m == "infAP" and v != batch["per_query"][(q, "AP")]]
+    assert len(differ) > 100
+
+
+_JUDGED_DOCS_ONLY = """
+import json, sys, pytrec_eval
+qrels, run = json.load(sys.stdin)
+measures = {"ndcg_cut.5", "P.7", "map", "recip_rank", "recall.3"}
+print(json.dumps(pytrec_eval.RelevanceEvaluator(qrels, measures, judged_docs_only_flag=True).evaluate(run)))
+"""
+
+
+def test_judged_only_is_trec_eval_judged_docs_only(batch):
+    """judged_only=True is trec_eval -J (pytrec_eval's judged_docs_only_flag, which ir_measures passes for it): a
+    judgement < 0 is dropped as an unjudged document is. In its own process (trec_eval's global tables)."""
+    cases = batch["cases"]
+    run = {_case_query(s, q): ds for s, (r, _) in cases.items() for q, ds in r.items()}
+    qrels = {_case_query(s, q): ds for s, (_, j) in cases.items() for q, ds in j.items()}
+    out = subprocess.run(
+        [sys.executable, "-c", _JUDGED_DOCS_ONLY], input=json.dumps([qrels, run]), capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    expected = json.loads(out.stdout)
+    pairs = {
+        "nDCG(judged_only=True)@5": "ndcg_cut_5",
+        "P(judged_only=True)@7": "P_7",
+        "AP(judged_only=True)": "map",
+        "RR(judged_only=True)": "recip_rank",
+        "R(judged_only=True)@3": "recall_3",
+    }
+    checked = 0
+    for q, values in expected.items():
+        for m, key in pairs.items():
+            assert math.isclose(batch["per_query"][(q, m)], values[key], abs_tol=1e-9), (q, m)
+            checked += 1
+    assert checked > 2000
+    # the condensed list changes the values: judged_only is no other name for the measure
+    changed = [
+        q for q in expected if batch["per_query"][(q, "P(judged_only=True)@7")] != batch["per_query"][(q, "P@7")]
+    ]
+    assert len(changed) > 100
+
+
+def test_judged_only_reads_the_depth_first():
+    """depth=5 (trec_eval -M 5) cuts the ranking before the unjudged documents are dropped (as trec_eval -M -J)."""
+    cases = {seed: random_case(random.Random(2000 + seed)) for seed in range(40)}
+    run = {_case_query(s, q): ds for s, (r, _) in cases.items() for q, ds in r.items()}
+    qrels = {_case_query(s, q): ds for s, (_, j) in cases.items() for q, ds in j.items()}
+    result = evaluate(*to_frames(run, qrels), ["P(judged_only=True)@5", "P@5"], depth=5, queries="both")
+    ours = {(r["query_id"], r["measure"]): r["value"] for r in result.per_query.to_pylist()}
+    checked = 0
+    for seed, (case_run, case_qrels) in cases.items():
+        condensed = judged_run(truncate_trec(case_run, 5), case_qrels)
+        values = trec_evaluate(case_qrels, condensed) if condensed else {}
+        for q in case_run:
+            if q in case_qrels:
+                expected = values[q]["P_5"] if q in values else 0.0
+                assert math.isclose(ours[(_case_query(seed, q), "P(judged_only=True)@5")], expected, abs_tol=1e-9)
+                checked += 1
+    assert checked > 100

@@ -8,6 +8,8 @@
    the ones it needs; then each measure's value per query. Only when a measure asks (NumRet, SetP, Judged@k,
    Bpref): per-query aggregations over the whole ranking left-joined with the qrels (``ranking``: unjudged
    documents too) and over all the qrels (relevance <= 0 too).
+   Measures with ``judged_only=True`` (ir_measures' condensed lists) go through steps 1-3 on their own ranking:
+   the run less its documents without a judgement >= 0, ranked again (:func:`_condensed`).
 4. Queries: every query in the qrels, a query absent from the run scoring 0 (trec_eval ``-c``), or with
    ``queries="both"`` only queries in both run and qrels (trec_eval without ``-c``). Runs for queries without qrels
    are ignored.
@@ -121,6 +123,64 @@ def _ranking_stats(
     return materialize(_add_lists(ranking.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in aggs.items()])))
 
 
+def _condensed(run: daft.DataFrame, qrels: daft.DataFrame, depth: int | None, needed: int | None) -> daft.DataFrame:
+    """The ranking of ``judged_only=True`` measures (ir_measures; Sakai, 2007; trec_eval ``-J``): the run read to
+    ``depth`` (trec_eval ``-M`` comes first), less every document without a judgement >= 0 (unjudged, or judged
+    < 0: trec_eval's "not judged"), ranked again so the ranks close up, to the ``needed`` depth."""
+    read = rank_run(run, depth).select(S.QUERY_ID, S.DOC_ID, S.SCORE)
+    judged = qrels.where(col(S.RELEVANCE) >= 0).select(S.QUERY_ID, S.DOC_ID)
+    return rank_run(read.join(judged, on=[S.QUERY_ID, S.DOC_ID], how="semi"), needed)
+
+
+def _values(
+    ranked: daft.DataFrame, qrels: daft.DataFrame, base: daft.DataFrame, parsed: list[Measure]
+) -> daft.DataFrame:
+    """Each measure's value per query of ``base`` (a column named by the measure) from one ranking."""
+    thresholds = sorted({m.threshold for m in parsed})
+    positive = qrels.where(col(S.RELEVANCE) > 0)
+    ideal = Window().partition_by(S.QUERY_ID).order_by(S.RELEVANCE, S.DOC_ID, desc=[True, False])
+    qrel_aggs = _merge([*(num_rel_agg(t) for t in thresholds), *(m.family.qrel_aggs(m) for m in parsed)])
+    qrel_stats = materialize(
+        _add_lists(
+            positive.with_column("ideal_rank", row_number().over(ideal))
+            .groupby(S.QUERY_ID)
+            .agg(*[e.alias(n) for n, e in qrel_aggs.items()])
+        )
+    )
+
+    hits = ranked.join(positive, on=[S.QUERY_ID, S.DOC_ID], how="inner")
+    for t in thresholds:
+        upto = (
+            Window()
+            .partition_by(S.QUERY_ID)
+            .order_by(S.RANK)
+            .rows_between(Window.unbounded_preceding, Window.current_row)
+        )
+        hits = hits.with_column(f"above_{t}", (col(S.RELEVANCE) >= t).cast("int64").sum().over(upto))
+    hits = materialize(hits.join(qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds]), on=S.QUERY_ID))
+
+    hit_aggs = _merge(m.family.hit_aggs(m) for m in parsed)
+    hit_stats = (
+        _add_lists(hits.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in hit_aggs.items()])) if hit_aggs else None
+    )
+
+    ranking_stats = _ranking_stats(ranked, qrels, qrel_stats, thresholds, parsed)
+    judgement_aggs = _merge(m.family.judgement_aggs(m) for m in parsed)
+    judgement_stats = (
+        qrels.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in judgement_aggs.items()]) if judgement_aggs else None
+    )
+
+    table = base.join(qrel_stats, on=S.QUERY_ID, how="left")
+    if hit_stats is not None:
+        table = table.join(hit_stats, on=S.QUERY_ID, how="left")
+    for extra in (ranking_stats, judgement_stats):
+        if extra is not None:
+            table = table.join(extra, on=S.QUERY_ID, how="left")
+    numbers = [f.name for f in table.schema() if f.name != S.QUERY_ID and not f.dtype.is_list()]
+    table = table.with_columns({c: col(c).fill_null(0) for c in numbers})  # a list stays null: the family reads it
+    return table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed])
+
+
 def evaluate(
     run: daft.DataFrame,
     qrels: daft.DataFrame,
@@ -161,56 +221,22 @@ def evaluate(
     S.require_unique_pairs(qrels, "qrels", "judges", "keep one judgement per (query_id, doc_id)")
     fix = "judged or not (trec_eval refuses that): keep one row per (query_id, doc_id)"
     S.require_unique_pairs(run, "run", "lists", fix)
-    thresholds = sorted({m.threshold for m in parsed})
-
-    ranked = rank_run(run, _depth(parsed, depth))
-
-    positive = qrels.where(col(S.RELEVANCE) > 0)
-    ideal = Window().partition_by(S.QUERY_ID).order_by(S.RELEVANCE, S.DOC_ID, desc=[True, False])
-    qrel_aggs = _merge([*(num_rel_agg(t) for t in thresholds), *(m.family.qrel_aggs(m) for m in parsed)])
-    qrel_stats = materialize(
-        _add_lists(
-            positive.with_column("ideal_rank", row_number().over(ideal))
-            .groupby(S.QUERY_ID)
-            .agg(*[e.alias(n) for n, e in qrel_aggs.items()])
-        )
-    )
-
-    hits = ranked.join(positive, on=[S.QUERY_ID, S.DOC_ID], how="inner")
-    for t in thresholds:
-        upto = (
-            Window()
-            .partition_by(S.QUERY_ID)
-            .order_by(S.RANK)
-            .rows_between(Window.unbounded_preceding, Window.current_row)
-        )
-        hits = hits.with_column(f"above_{t}", (col(S.RELEVANCE) >= t).cast("int64").sum().over(upto))
-    hits = materialize(hits.join(qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds]), on=S.QUERY_ID))
-
-    hit_aggs = _merge(m.family.hit_aggs(m) for m in parsed)
-    hit_stats = (
-        _add_lists(hits.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in hit_aggs.items()])) if hit_aggs else None
-    )
-
-    ranking_stats = _ranking_stats(ranked, qrels, qrel_stats, thresholds, parsed)
-    judgement_aggs = _merge(m.family.judgement_aggs(m) for m in parsed)
-    judgement_stats = (
-        qrels.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in judgement_aggs.items()]) if judgement_aggs else None
-    )
-
+    names = [str(m) for m in parsed]
     base = qrels.select(S.QUERY_ID).distinct()
     if queries == "both":
-        base = base.join(ranked.select(S.QUERY_ID).distinct(), on=S.QUERY_ID)
-    table = base.join(qrel_stats, on=S.QUERY_ID, how="left")
-    if hit_stats is not None:
-        table = table.join(hit_stats, on=S.QUERY_ID, how="left")
-    for extra in (ranking_stats, judgement_stats):
-        if extra is not None:
-            table = table.join(extra, on=S.QUERY_ID, how="left")
-    numbers = [f.name for f in table.schema() if f.name != S.QUERY_ID and not f.dtype.is_list()]
-    table = table.with_columns({c: col(c).fill_null(0) for c in numbers})  # a list stays null: the family reads it
-    names = [str(m) for m in parsed]
-    wide = materialize(table.select(S.QUERY_ID, *[m.family.value(m).alias(str(m)) for m in parsed]))
+        base = base.join(run.select(S.QUERY_ID).distinct(), on=S.QUERY_ID)
+    base = materialize(base)
+    groups: dict[bool, list[Measure]] = {}
+    for m in parsed:  # the measures with judged_only=True read their own (condensed) ranking
+        groups.setdefault(m.judged_only, []).append(m)
+    wide = base
+    for judged_only, group in groups.items():
+        if judged_only:
+            ranked = _condensed(run, qrels, depth, _depth(group, None))
+        else:
+            ranked = rank_run(run, _depth(group, depth))
+        wide = wide.join(_values(ranked, qrels, base, group), on=S.QUERY_ID)
+    wide = materialize(wide.select(S.QUERY_ID, *names))
 
     values = wide.select(*names).to_pydict()
     if not wide.count_rows():

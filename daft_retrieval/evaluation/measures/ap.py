@@ -10,6 +10,7 @@ from daft import Expression, col
 from daft.functions import when
 
 from daft_retrieval.evaluation.measures.base import (
+    JUDGED_ONLY,
     Family,
     Measure,
     float_sum,
@@ -26,6 +27,7 @@ from daft_retrieval.evaluation.measures.base import (
 class AP(Family):
     name = "AP"
     aliases = ("map", "map_cut", "MAP")
+    params = JUDGED_ONLY
     doc = "average precision (trec_eval map_cut / map)"
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:

@@ -54,6 +54,21 @@ def unit_interval(value: Any) -> float:
     return float(value)
 
 
+def boolean(value: Any) -> bool:
+    """True or False (judged_only)."""
+    if not isinstance(value, bool):
+        raise ValueError(value)
+    return value
+
+
+JUDGED_ONLY = {
+    "judged_only": Param(False, boolean, "True or False, e.g. nDCG(judged_only=True)@10"),
+}
+"""ir_measures' ``judged_only`` (Sakai, 2007, condensed lists; trec_eval ``-J``): the measure reads the ranking
+with every document without a judgement >= 0 removed and the ranks closed up (see
+:func:`daft_retrieval.evaluation.compute.evaluate`); a family taking it adds this to its ``params``."""
+
+
 def one_of(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in choices:
@@ -130,6 +145,11 @@ class Measure:
     def param(self, key: str) -> Any:
         """The value of the family's parameter ``key`` (its default unless given)."""
         return dict(self.params).get(key, self.family.params[key].default)
+
+    @property
+    def judged_only(self) -> bool:
+        """Whether the measure reads the condensed ranking (only judged documents, ranks closed up)."""
+        return bool(dict(self.params).get("judged_only", False))
 
     @property
     def family(self) -> Family:

@@ -18,6 +18,7 @@ from daft import Expression, col, lit
 from daft.functions import when
 
 from daft_retrieval.evaluation.measures.base import (
+    JUDGED_ONLY,
     Family,
     Measure,
     Param,
@@ -64,7 +65,7 @@ class IPrec(Family):
     aliases = ("iprec_at_recall",)
     cutoff = "required"
     cutoff_kind = "fraction"
-    params = ROUNDING
+    params = {**ROUNDING, **JUDGED_ONLY}  # noqa: RUF012
     doc = "interpolated precision at recall r, IPrec@0.1 (trec_eval iprec_at_recall)"
 
     def depth(self, m: Measure) -> int | None:

@@ -24,6 +24,7 @@ from daft.functions import to_struct, when
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.evaluation.measures.base import (
+    JUDGED_ONLY,
     Family,
     Measure,
     Param,
@@ -82,6 +83,7 @@ class NDCG(Family):
         "gains": Param(
             None, gain_map, "a dict relevance level -> gain, e.g. {0:0,1:1,2:3} (levels <= 0 gain 0)", show_gains
         ),
+        **JUDGED_ONLY,
     }
     doc = "normalised DCG, linear gain (trec_eval ndcg_cut); or dcg='exp-log2', gains={..}"
 
@@ -90,7 +92,7 @@ class NDCG(Family):
             raise DataError(f"measure {text!r}: give dcg= or gains=, not both (gains= sets the gain of each level)")
 
     def _linear(self, m: Measure) -> bool:
-        return not m.params
+        return m.param("dcg") == "log2" and m.param("gains") is None
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:
         if not self._linear(m):

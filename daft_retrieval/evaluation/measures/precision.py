@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from daft import Expression, col
 
-from daft_retrieval.evaluation.measures.base import Family, Measure, register, rel_at, rel_at_agg
+from daft_retrieval.evaluation.measures.base import JUDGED_ONLY, Family, Measure, register, rel_at, rel_at_agg
 
 
 @register
@@ -12,6 +12,7 @@ class Precision(Family):
     name = "P"
     aliases = ("precision",)
     cutoff = "required"
+    params = JUDGED_ONLY
     doc = "precision at k (trec_eval P)"
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:

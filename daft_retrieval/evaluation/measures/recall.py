@@ -8,6 +8,7 @@ from __future__ import annotations
 from daft import Expression, col
 
 from daft_retrieval.evaluation.measures.base import (
+    JUDGED_ONLY,
     Family,
     Measure,
     num_rel,
@@ -23,6 +24,7 @@ from daft_retrieval.evaluation.measures.base import (
 class Recall(Family):
     name = "R"
     aliases = ("recall",)
+    params = JUDGED_ONLY
     doc = "recall at k (trec_eval recall)"
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:

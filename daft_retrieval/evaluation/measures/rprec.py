@@ -6,6 +6,7 @@ from daft import Expression, col
 from daft.functions import when
 
 from daft_retrieval.evaluation.measures.base import (
+    JUDGED_ONLY,
     Family,
     Measure,
     is_rel,
@@ -21,6 +22,7 @@ class RPrec(Family):
     name = "R-Prec"
     aliases = ("Rprec", "R_Prec", "RPrec")
     cutoff = "none"
+    params = JUDGED_ONLY
     doc = "precision at R, R = number of relevant docs (trec_eval Rprec)"
 
     def depth(self, m: Measure) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from daft import Expression, col
 from daft.functions import when
 
-from daft_retrieval.evaluation.measures.base import Family, Measure, is_rel, register
+from daft_retrieval.evaluation.measures.base import JUDGED_ONLY, Family, Measure, is_rel, register
 
 
 def _first(t: int) -> dict[str, Expression]:
@@ -26,6 +26,7 @@ def _reciprocal(t: int, k: int | None) -> Expression:
 class RR(Family):
     name = "RR"
     aliases = ("recip_rank",)
+    params = JUDGED_ONLY
     doc = "reciprocal rank of the first relevant doc (trec_eval recip_rank); RR@k within the top k"
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:
@@ -40,6 +41,7 @@ class MRR(Family):
     name = "MRR"
     aliases = ("recip_rank_cut",)
     cutoff = "required"
+    params = JUDGED_ONLY
     doc = "reciprocal rank within the top k (BEIR/MTEB MRR@k)"
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:

@@ -1,8 +1,10 @@
 """Set measures, the ranking read as a set (trec_eval ``set_P``, ``set_recall``, ``set_F``; ir_measures' names).
 
 With ret = documents retrieved (to the evaluation depth), relret = those with relevance >= t, rel = all judged
-documents with relevance >= t: SetP = relret / ret, SetR = relret / rel, SetF = 2 * SetP * SetR / (SetP + SetR)
-(F1, trec_eval's default beta = 1); each is 0 where its divisor is 0.
+documents with relevance >= t: SetP = relret / ret, SetR = relret / rel, and
+SetF(beta=b) = (1 + b^2) * SetP * SetR / (b^2 * SetP + SetR) (van Rijsbergen's F; recall weighs b times as much
+as precision; ``SetF`` is canonical for beta 1, F1); each is 0 where its divisor is 0. trec_eval's ``set_F.x``
+takes x = b^2 (its "relative importance of R to P"): ``SetF(beta=2)`` is ``set_F.4``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from daft import Expression, col
 
 from daft_retrieval.evaluation.measures.base import (
+    JUDGED_ONLY,
     Family,
     Measure,
+    Param,
     num_rel,
     num_rel_agg,
     register,
@@ -19,6 +23,13 @@ from daft_retrieval.evaluation.measures.base import (
     rel_at_agg,
     safe_div,
 )
+
+
+def positive(value: object) -> float:
+    """A finite float > 0 (SetF's beta)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < float("inf"):
+        raise ValueError(value)
+    return float(value)
 
 
 def _precision(m: Measure) -> Expression:
@@ -46,6 +57,7 @@ class _Set(Family):
 class SetP(_Set):
     name = "SetP"
     aliases = ("set_P",)
+    params = JUDGED_ONLY
     doc = "relevant retrieved / retrieved (trec_eval set_P)"
 
     def value(self, m: Measure) -> Expression:
@@ -66,8 +78,10 @@ class SetR(_Set):
 class SetF(_Set):
     name = "SetF"
     aliases = ("set_F",)
-    doc = "F1 of SetP and SetR (trec_eval set_F, beta 1)"
+    params = {"beta": Param(1.0, positive, "a number > 0, e.g. SetF(beta=0.5)"), **JUDGED_ONLY}  # noqa: RUF012
+    doc = "F_beta of SetP and SetR, beta 1 by default (trec_eval set_F.beta^2)"
 
     def value(self, m: Measure) -> Expression:
         p, r = _precision(m), _recall(m)
-        return safe_div(2.0 * p * r, p + r)
+        x = m.param("beta") ** 2  # trec_eval's parameter; 1.0 for F1 (then 2PR / (P + R), the same bits)
+        return safe_div((x + 1.0) * p * r, x * p + r)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from daft import Expression, col
 from daft.functions import when
 
-from daft_retrieval.evaluation.measures.base import Family, Measure, register, rel_at, rel_at_agg
+from daft_retrieval.evaluation.measures.base import JUDGED_ONLY, Family, Measure, register, rel_at, rel_at_agg
 
 
 @register
@@ -13,6 +13,7 @@ class Success(Family):
     name = "Success"
     aliases = ("success", "S")
     cutoff = "required"
+    params = JUDGED_ONLY
     doc = "1 if any relevant doc is in the top k (trec_eval success)"
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:
