@@ -1,5 +1,5 @@
 """The measures ir_measures defines beside trec_eval's (Judged@k, RR@k, nDCG's custom gains) and the ones both have
-(Set*, Bpref, IPrec, the counts), equal to the ir_measures package per query, written in its syntax, on 200 random
+(Set*, Bpref, infAP, IPrec, the counts, judged_only), equal to the ir_measures package per query, written in its syntax, on 200 random
 runs with negative judgements, unjudged documents and queries missing on either side.
 
 The runs' scores are made distinct first: ir_measures breaks score ties by doc id ascending where trec_eval (and we)
@@ -36,6 +36,11 @@ MEASURES = [
     "nDCG(gains={0:0,1:1,2:3,3:7})@10",
     "nDCG(gains={0:0,1:2,2:1,3:5})",
     "P(rel=2)@5",
+    "infAP",
+    "nDCG(judged_only=True)@10",
+    "P(judged_only=True)@5",
+    "AP(judged_only=True)",
+    "RR(judged_only=True)",
 ]
 SEEDS = range(200)
 
