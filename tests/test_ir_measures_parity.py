@@ -1,6 +1,6 @@
 """The measures ir_measures defines beside trec_eval's (Judged@k, RR@k, nDCG's custom gains) and the ones both have
-(Set*, Bpref, infAP, IPrec, the counts, judged_only), equal to the ir_measures package per query, written in its syntax, on 200 random
-runs with negative judgements, unjudged documents and queries missing on either side.
+(Set*, Bpref, infAP, IPrec, the counts, judged_only), equal to the ir_measures package per query, written in its
+syntax, on 200 random runs with negative judgements, unjudged documents and queries missing on either side.
 
 The runs' scores are made distinct first: ir_measures breaks score ties by doc id ascending where trec_eval (and we)
 break them descending, so on tied scores the two orders differ by definition (README, Measures).
@@ -8,12 +8,14 @@ break them descending, so on tied scores the two orders differ by definition (RE
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
 import pytest
 
 from daft_retrieval.evaluation import evaluate
+from tests.conftest import python_json
 from tests.test_metrics_parity import random_case, to_frames
 
 ir_measures = pytest.importorskip("ir_measures", reason="ir-measures is a dev dependency")
@@ -54,8 +56,24 @@ def distinct_scores(run: dict[str, dict[str, float]]) -> dict[str, dict[str, flo
     return out
 
 
+def _ir_measures(qrels: dict, run: dict, folder) -> dict:
+    """ir_measures' values, ``{(query, measure string): value}``, computed in a fresh interpreter: trec_eval (under
+    pytrec_eval) keeps settings such as -M and -J in process-wide tables that other tests of this process change."""
+    path = folder / "case.json"
+    path.write_text(json.dumps({"qrels": qrels, "run": run, "measures": MEASURES}))
+    code = (
+        "import json, sys, ir_measures\n"
+        "case = json.load(open(sys.argv[1]))\n"
+        "measures = [ir_measures.parse_measure(m) for m in case['measures']]\n"
+        "rows = [[m.query_id, str(m.measure), m.value] for m in "
+        "ir_measures.iter_calc(measures, case['qrels'], case['run'])]\n"
+        "print(json.dumps(rows))\n"
+    )
+    return {(q, m): v for q, m, v in python_json(["-c", code, str(path)], timeout=300)}
+
+
 @pytest.fixture(scope="module")
-def batch():
+def batch(tmp_path_factory):
     cases = {}
     for seed in SEEDS:
         run, qrels = random_case(random.Random(seed))
@@ -64,9 +82,7 @@ def batch():
     qrels = {f"s{s}/{q}": ds for s, (_, j) in cases.items() for q, ds in j.items()}
     ours = evaluate(*to_frames(run, qrels), MEASURES)  # every judged query: what ir_measures reports is a subset
     values = {(r["query_id"], r["measure"]): r["value"] for r in ours.per_query.to_pylist()}
-    theirs = {}
-    for metric in ir_measures.iter_calc([ir_measures.parse_measure(m) for m in MEASURES], qrels, run):
-        theirs[(metric.query_id, str(metric.measure))] = metric.value
+    theirs = _ir_measures(qrels, run, tmp_path_factory.mktemp("ir-measures"))
     # a query whose ranking is empty: pytrec_eval (under ir_measures) reports zeros even for NumRel; trec_eval -c
     # (and we) evaluate it on an empty ranking, with its real NumRel: those queries are left out here
     theirs = {k: v for k, v in theirs.items() if run.get(k[0])}
