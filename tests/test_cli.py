@@ -76,6 +76,8 @@ def test_main_job_on_demo_and_run_file_round_trip(tmp_path, capsys):
     provenance = read_provenance(str(run_file))
     assert provenance["system"]["retriever"] == "dense" and provenance["system"]["k"] == 50
     assert provenance["dataset"]["name"] == "demo" and len(provenance["dataset"]["fingerprint"]) == 16
+    assert provenance["model"]["model"] == "all-MiniLM-L6-v2" and len(provenance["model"]["weights"]) == 64
+    assert provenance["model"]["dtype"] == "float32" and provenance["seconds"] > 0
     qrels = ROOT / "data/demo/qrels/test.tsv"
     again = cli_json(["evaluate", qrels, run_file, "-m", "nDCG@10", "R@50", "--json"], capsys)
     assert again == pytest.approx(searched, abs=1e-12)

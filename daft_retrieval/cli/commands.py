@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 from daft_retrieval import registry as R
@@ -153,7 +154,7 @@ def _fuse(method: str, runs: list, args: argparse.Namespace, depth: int | None):
 
 def _search(args: argparse.Namespace) -> tuple:
     """Load the dataset and run every system the flags name (retrievers, the fusion, the rerank), each through
-    :func:`daft_retrieval.experiment.run_system`: ``(dataset, {system name: run}, {system name: spec})``."""
+    :func:`daft_retrieval.experiment.run_system`: ``(dataset, {name: run}, {name: (spec, seconds)})``."""
     from daft_retrieval.experiment.stages import labels, run_system
 
     if args.k < 1:
@@ -185,21 +186,20 @@ def _search(args: argparse.Namespace) -> tuple:
     )
     cache = _cache(args)
     runs: dict = {}
+    seconds: dict = {}
     for spec, label in zip(specs, names):
+        started = time.perf_counter()
         runs[label] = _finished(materialize(run_system(spec, dataset, runs, cache)))
-    return dataset, runs, dict(zip(names, specs))
+        seconds[label] = time.perf_counter() - started
+    return dataset, runs, {n: (s, seconds[n]) for n, s in zip(names, specs)}
 
 
-def _provenance(spec, dataset) -> dict:
-    """The ``#`` lines of a run the CLI writes: the package, the system spec, the dataset and its fingerprint."""
-    from daft_retrieval import __version__
+def _provenance(spec, dataset, seconds: float) -> dict:
+    """The ``#`` lines of a run the CLI writes (:func:`daft_retrieval.experiment.stages.run_provenance`)."""
     from daft_retrieval.experiment import dataset_fingerprint
+    from daft_retrieval.experiment.stages import run_provenance
 
-    return {
-        "package": f"daft_retrieval {__version__}",
-        "system": {"kind": type(spec).__name__, **dataclasses.asdict(spec)},
-        "dataset": {"name": dataset.name, "fingerprint": dataset_fingerprint(dataset)},
-    }
+    return run_provenance(spec, dataset.name, dataset_fingerprint(dataset), seconds)
 
 
 def _finished(run):
@@ -219,7 +219,8 @@ def search_cmd(args: argparse.Namespace) -> int:
 
     dataset, runs, specs = _search(args)
     name, run = list(runs.items())[-1]
-    write_run(run, args.output_run, tag=args.tag or _tag(name), provenance=_provenance(specs[name], dataset))
+    spec, seconds = specs[name]
+    write_run(run, args.output_run, tag=args.tag or _tag(name), provenance=_provenance(spec, dataset, seconds))
     print(f"wrote {run.count_rows():,} lines ({name}) to {args.output_run}", file=sys.stderr)
     return 0
 
@@ -233,7 +234,8 @@ def eval_cmd(args: argparse.Namespace) -> int:
     dataset, runs, specs = _search(args)
     name, final = list(runs.items())[-1]
     if args.output_run:
-        write_run(final, args.output_run, tag=_tag(name), provenance=_provenance(specs[name], dataset))
+        spec, seconds = specs[name]
+        write_run(final, args.output_run, tag=_tag(name), provenance=_provenance(spec, dataset, seconds))
     options = {"queries": args.queries_in, "depth": args.depth, "empty": "error"}
     results = {n: evaluate(r, dataset.qrels, measures, **options) for n, r in runs.items()}
     if args.per_query:

@@ -18,7 +18,6 @@ each system's per-dataset means (BEIR's table).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -31,8 +30,8 @@ from typing import Any
 import daft
 
 from daft_retrieval.errors import DataError
-from daft_retrieval.experiment.spec import Rerank, Retrieve, System, spec_key
-from daft_retrieval.experiment.stages import check_system, labels, run_system, sources
+from daft_retrieval.experiment.spec import System, spec_key
+from daft_retrieval.experiment.stages import check_system, labels, run_provenance, run_system, sources
 from daft_retrieval.progress import QUIET
 
 __all__ = ["Experiment", "ExperimentResult"]
@@ -245,13 +244,7 @@ class Experiment:
         without a store."""
         if self.runs is None:
             return run
-        provenance = {
-            "system": {"kind": type(spec).__name__, **dataclasses.asdict(spec)},
-            "dataset": {"name": dataset, "fingerprint": fingerprint},
-            "model": _model_provenance(spec),
-            "seconds": round(seconds, 3),
-        }
-        self.runs.save(run, key, fingerprint, provenance)
+        self.runs.save(run, key, fingerprint, run_provenance(spec, dataset, fingerprint, seconds))
         loaded = self.runs.load(key, fingerprint)
         return run if loaded is None else loaded
 
@@ -260,33 +253,6 @@ def _cache_counts(cache) -> dict[str, int]:
     """The embedding cache's hits and misses so far (0 without a cache)."""
     counts = getattr(cache, "counts", None) or {}
     return {k: sum(c[k] for c in counts.values()) for k in ("hits", "misses")}
-
-
-def _model_provenance(spec: System) -> dict:
-    """The model spec and its weights digest (None for BM25 and fusions)."""
-    from daft_retrieval.experiment.stages import descriptor
-
-    if isinstance(spec, Retrieve) and spec.model:
-        model = descriptor(spec.retriever, spec.model, spec)
-    elif isinstance(spec, Rerank):
-        model = descriptor(spec.reranker, spec.rerank, spec)
-    else:
-        return (
-            {"tokenizer": {"stopwords": spec.stopwords, "stemmer": spec.stemmer}} if isinstance(spec, Retrieve) else {}
-        )
-    from daft_retrieval.cache.fingerprint import weights_digest
-
-    try:
-        digest = weights_digest(model.model, model.resolver)
-    except Exception:  # a hub id not downloaded: the spec still says which model
-        digest = None
-    return {"model": model.model, "weights": digest, "dtype": _dtype(model)}
-
-
-def _dtype(model) -> str:
-    from daft_retrieval.device import compute_dtype
-
-    return compute_dtype(model.device, model.fp16)
 
 
 def _package() -> dict:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from daft_retrieval.encode.descriptor import ModelConfig
     from daft_retrieval.load.dataset import Dataset
 
-__all__ = ["check_system", "descriptor", "labels", "run_system", "sources"]
+__all__ = ["check_system", "descriptor", "labels", "model_provenance", "run_provenance", "run_system", "sources"]
 
 
 def descriptor(kind: str, model: str, spec: Retrieve | Rerank) -> ModelConfig:
@@ -130,3 +130,40 @@ def run_system(
     from daft_retrieval.retrieve.dense import dense_search
 
     return dense_search(corpus, queries, model=model, k=spec.k, index_dir=spec.index_dir, cache=cache)
+
+
+def model_provenance(spec: System) -> dict:
+    """The model spec and its weights digest (None for BM25 and fusions)."""
+    if isinstance(spec, Retrieve) and spec.model:
+        model = descriptor(spec.retriever, spec.model, spec)
+    elif isinstance(spec, Rerank):
+        model = descriptor(spec.reranker, spec.rerank, spec)
+    else:
+        return (
+            {"tokenizer": {"stopwords": spec.stopwords, "stemmer": spec.stemmer}} if isinstance(spec, Retrieve) else {}
+        )
+    from daft_retrieval.cache.fingerprint import weights_digest
+
+    try:
+        digest = weights_digest(model.model, model.resolver)
+    except Exception:  # a hub id not downloaded: the spec still says which model
+        digest = None
+    from daft_retrieval.device import compute_dtype
+
+    return {"model": model.model, "weights": digest, "dtype": compute_dtype(model.device, model.fp16)}
+
+
+def run_provenance(spec: System, dataset: str, fingerprint: str, seconds: float) -> dict:
+    """What made a run, for the ``#`` lines of its TREC file: the package, the system spec, the dataset and its
+    content fingerprint, the model and its weights digest (or the tokenizer) and the seconds it took."""
+    import dataclasses
+
+    from daft_retrieval import __version__
+
+    return {
+        "package": f"daft_retrieval {__version__}",
+        "system": {"kind": type(spec).__name__, **dataclasses.asdict(spec)},
+        "dataset": {"name": dataset, "fingerprint": fingerprint},
+        "model": model_provenance(spec),
+        "seconds": round(seconds, 3),
+    }
