@@ -64,9 +64,14 @@ def _ir_measures(qrels: dict, run: dict, folder) -> dict:
     code = (
         "import json, sys, ir_measures\n"
         "case = json.load(open(sys.argv[1]))\n"
-        "measures = [ir_measures.parse_measure(m) for m in case['measures']]\n"
-        "rows = [[m.query_id, str(m.measure), m.value] for m in "
-        "ir_measures.iter_calc(measures, case['qrels'], case['run'])]\n"
+        "rows = []\n"
+        "for text in case['measures']:\n"
+        "    m = ir_measures.parse_measure(text)\n"
+        # trec_eval's provider wherever it has the measure (the default pipeline's choice can change between runs)
+        "    chosen = [p for p in (ir_measures.pytrec_eval, ir_measures.judged) if p.supports(m)]\n"
+        "    provider = chosen[0] if chosen else ir_measures\n"
+        "    for r in provider.iter_calc([m], case['qrels'], case['run']):\n"
+        "        rows.append([r.query_id, str(r.measure), r.value])\n"
         "print(json.dumps(rows))\n"
     )
     return {(q, m): v for q, m, v in python_json(["-c", code, str(path)], timeout=300)}
