@@ -25,6 +25,7 @@ import daft
 import numpy as np
 from daft import DataType, col
 
+from daft_retrieval import registry
 from daft_retrieval import schema as S
 from daft_retrieval.encode.descriptor import Encoder, ModelConfig, hidden_size, read_json, st_modules
 from daft_retrieval.progress import Progress
@@ -32,7 +33,7 @@ from daft_retrieval.progress import Progress
 __all__ = ["BATCH_ROWS", "DEFAULT_MODEL", "DenseConfig", "DenseEncoder"]
 
 BATCH_ROWS = 512  # rows per Daft batch; sentence-transformers sorts each batch by length to cut padding
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = registry.RETRIEVERS.entry("dense").info["default_model"]  # all-MiniLM-L6-v2: the CLI's too
 _POOLING_MODES = (
     "pooling_mode_cls_token",
     "pooling_mode_mean_tokens",

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 from daft import DataType
 
+from daft_retrieval import registry
 from daft_retrieval import schema as S
 from daft_retrieval.encode.descriptor import Encoder, ModelConfig, read_json, st_modules
 from daft_retrieval.resolve import SPARSE_MODELS, resolve_sparse_model
@@ -50,7 +51,7 @@ class SparseConfig(ModelConfig):
     max_active_dims: int | None = None
 
     kind: ClassVar[str] = "sparse"
-    default_model: ClassVar[str] = "splade-tiny"
+    default_model: ClassVar[str] = registry.RETRIEVERS.entry("splade").info["default_model"]
     weights: ClassVar[str] = "sparse"
     resolver = staticmethod(resolve_sparse_model)
     positive: ClassVar[tuple[str, ...]] = ("max_seq_length", "max_active_dims")

@@ -23,8 +23,9 @@ import daft
 import numpy as np
 from daft import DataType
 
+from daft_retrieval import registry
 from daft_retrieval import schema as S
-from daft_retrieval.encode.dense import BATCH_ROWS, DEFAULT_MODEL, DenseConfig
+from daft_retrieval.encode.dense import BATCH_ROWS, DenseConfig
 from daft_retrieval.encode.descriptor import Encoder, ModelConfig, hidden_size, read_json, st_modules
 from daft_retrieval.progress import Progress
 
@@ -45,7 +46,7 @@ class TokenConfig(ModelConfig):
     document_prefix: str = ""
 
     kind: ClassVar[str] = "tokens"
-    default_model: ClassVar[str] = DEFAULT_MODEL
+    default_model: ClassVar[str] = registry.RETRIEVERS.entry("late").info["default_model"]
     weights: ClassVar[str] = "dense"
     positive: ClassVar[tuple[str, ...]] = ("max_seq_length", "query_length")
 
