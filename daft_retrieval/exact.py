@@ -23,7 +23,15 @@ import numpy as np
 import pyarrow as pa
 from daft import DataType, Expression
 
-__all__ = ["fsum", "fsum_mean", "list_fsum", "ordered_sums", "segment_fsums", "sum_in_key_order"]
+__all__ = [
+    "fsum",
+    "fsum_mean",
+    "list_fsum",
+    "ordered_sums",
+    "prefix_expansions",
+    "segment_fsums",
+    "sum_in_key_order",
+]
 
 
 def segment_fsums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -50,6 +58,35 @@ def fsum(values: list[float]) -> float:
         return math.fsum(math.ldexp(v, -64) for v in values) * 2.0**64
     except ValueError:  # inf + -inf
         return math.nan
+
+
+def prefix_expansions(values: list[float]) -> list[tuple[float, ...]]:
+    """For each d from 0 to len(values), a few floats whose exact sum is the exact sum of ``values[:d]`` (Shewchuk's
+    non-overlapping partials, 1997, "Adaptive precision floating-point arithmetic", the algorithm behind
+    :func:`math.fsum`). So ``fsum([*prefix[d], *more]) == fsum([*values[:d], *more])`` to the bit, for any
+    ``more``: a long prefix (RBP's weights of ranks 1..d) is added once and then reused exactly by every query.
+    Finite values only.
+
+    >>> prefix = prefix_expansions([1e16, 1.0, -1e16])
+    >>> fsum([*prefix[3], 0.5]), fsum([1e16, 1.0, -1e16, 0.5])
+    (1.5, 1.5)
+    """
+    partials: list[float] = []
+    out = [()]
+    for x in values:
+        i = 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)  # exact: hi + lo == x + y (Dekker's fast two-sum, |x| >= |y|)
+            if lo:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i:] = [x]
+        out.append(tuple(partials))
+    return out
 
 
 @daft.func.batch(return_dtype=DataType.float64())

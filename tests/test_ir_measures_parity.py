@@ -43,6 +43,7 @@ MEASURES = [
     "P(judged_only=True)@5",
     "AP(judged_only=True)",
     "RR(judged_only=True)",
+    "NumQ",
 ]
 SEEDS = range(200)
 
@@ -56,11 +57,11 @@ def distinct_scores(run: dict[str, dict[str, float]]) -> dict[str, dict[str, flo
     return out
 
 
-def _ir_measures(qrels: dict, run: dict, folder) -> dict:
+def _ir_measures(qrels: dict, run: dict, folder, measures: list[str] = MEASURES) -> dict:
     """ir_measures' values, ``{(query, measure string): value}``, computed in a fresh interpreter: trec_eval (under
     pytrec_eval) keeps settings such as -M and -J in process-wide tables that other tests of this process change."""
     path = folder / "case.json"
-    path.write_text(json.dumps({"qrels": qrels, "run": run, "measures": MEASURES}))
+    path.write_text(json.dumps({"qrels": qrels, "run": run, "measures": measures}))
     code = (
         "import json, sys, ir_measures\n"
         "case = json.load(open(sys.argv[1]))\n"
@@ -108,3 +109,26 @@ def test_every_measure_equals_ir_measures_per_query(batch):
         )
         checked[measure] += 1
     assert all(n > 100 for n in checked.values()), checked  # every measure on many queries
+
+
+def test_err_equals_gdeval_per_query(batch, tmp_path):
+    """ERR@k against gdeval (ir_measures' ERR provider, the TREC Web track's perl script): numeric query ids and
+    no negative grade, as its reader requires (a negative grade gains 0 in ERR, as no judgement does)."""
+    cases = [random_case(random.Random(seed)) for seed in range(60)]
+    run, qrels = {}, {}
+    for i, (r, j) in enumerate(cases):
+        for n, q in enumerate(sorted(j)):
+            query = str(i * 1000 + n)
+            qrels[query] = {d: g for d, g in j[q].items() if g >= 0}
+            if r.get(q):
+                run[query] = distinct_scores({q: r[q]})[q]
+    qrels = {q: ds for q, ds in qrels.items() if ds}
+    measures = ["ERR@10", "ERR@20", "ERR@5"]
+    ours = evaluate(*to_frames(run, qrels), measures)
+    values = {(r["query_id"], r["measure"]): r["value"] for r in ours.per_query.to_pylist()}
+    theirs = _ir_measures(qrels, run, tmp_path, measures)
+    assert len(theirs) > 300, len(theirs)
+    assert sum(v > 0 for v in theirs.values()) > 200  # most with a relevant document in the top k
+    for (query, measure), value in theirs.items():
+        # gdeval prints 5 decimals: ours rounds to its value (within half the last digit)
+        assert abs(values[(query, measure)] - value) <= 5e-6 + 1e-12, (query, measure, values[(query, measure)], value)

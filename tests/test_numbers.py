@@ -20,7 +20,8 @@ import pytest
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError, DataWarning
 from daft_retrieval.evaluation import evaluate
-from daft_retrieval.exact import fsum, fsum_mean, list_fsum, ordered_sums, segment_fsums
+from daft_retrieval.evaluation.measures.rbp import residual
+from daft_retrieval.exact import fsum, fsum_mean, list_fsum, ordered_sums, prefix_expansions, segment_fsums
 from daft_retrieval.fusion import comb_mnz, comb_sum, normalize, rrf, weighted_sum
 from daft_retrieval.fusion.inputs import check_scores
 from daft_retrieval.report.significance import paired_t_test, randomization_test
@@ -61,6 +62,30 @@ def test_fsum_outside_the_float_range():
     assert fsum([1e308, 1e308, -1e308]) == 1e308  # an intermediate overflow, a representable sum
     assert math.isnan(fsum([math.inf, -math.inf]))
     assert math.isnan(fsum_mean([]))
+
+
+def test_prefix_expansions_sum_exactly_to_each_prefix():
+    rng = random.Random(11)
+    values = [*hostile(rng, 300), 1e16, 1.0, -1e16]
+    prefix = prefix_expansions(values)
+    assert len(prefix) == len(values) + 1 and prefix[0] == ()
+    for d in range(len(prefix)):
+        exact = sum(map(Fraction, values[:d]), Fraction(0))
+        assert sum(map(Fraction, prefix[d]), Fraction(0)) == exact, d  # not rounded: the exact sum
+        more = hostile(rng, 3)
+        assert fsum([*prefix[d], *more]) == fsum([*values[:d], *more]), d
+
+
+def test_rbp_residual_from_the_known_ranks_is_the_sum_over_the_unknown_ones():
+    """RBP-Res adds the weights of ranks 1..d less the judged ones: the same bits as adding the unjudged weights."""
+    rng = random.Random(2)
+    for _ in range(200):
+        p, n = rng.choice([0.5, 0.8, 0.95, 0.1, rng.random()]), rng.randint(0, 120)
+        k = rng.choice([None, 1, 10, 100])
+        known = sorted(rng.sample(range(1, n + 1), rng.randint(0, n)))
+        depth = n if k is None else min(k, n)
+        unknown = [(1.0 - p) * p ** (r - 1) for r in range(1, depth + 1) if r not in known]
+        assert residual(known, n, p, k) == math.fsum([*unknown, p**depth]), (p, n, k)
 
 
 def test_list_fsum_in_daft():

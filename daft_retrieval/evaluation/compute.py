@@ -5,9 +5,10 @@
 2. Hits: the ranked run inner-joined with the qrels of relevance > 0; per relevance threshold t, ``above_t`` is a
    running count of relevant (>= t) hits at or above each rank.
 3. Per-query aggregations over the hits and over the positive qrels (num_rel, ideal DCG), each measure asking for
-   the ones it needs; then each measure's value per query. Only when a measure asks (NumRet, SetP, Judged@k,
-   Bpref): per-query aggregations over the whole ranking left-joined with the qrels (``ranking``: unjudged
-   documents too) and over all the qrels (relevance <= 0 too).
+   the ones it needs; then each measure's value per query. Only when a measure asks (SetP, Judged@k, Bpref,
+   infAP, RBP-Res): per-query aggregations over the retrieved documents with a judgement (``judged``: the run
+   inner-joined with all the qrels, relevance <= 0 too), the count of documents retrieved, and aggregations over
+   all the qrels. No measure reads an unjudged document row by row, so a deep run costs one count beyond ``hits``.
    Measures with ``judged_only=True`` (ir_measures' condensed lists) go through steps 1-3 on their own ranking:
    the run less its documents without a judgement >= 0, ranked again (:func:`_condensed`).
 4. Queries: every query in the qrels, a query absent from the run scoring 0 (trec_eval ``-c``), or with
@@ -28,7 +29,7 @@ from daft.functions import row_number
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError, DataWarning
 from daft_retrieval.evaluation.measures import Measure, parse_measures
-from daft_retrieval.evaluation.measures.base import is_nonrel, nonrel_above, num_rel, num_rel_agg
+from daft_retrieval.evaluation.measures.base import RETRIEVED, is_nonrel, nonrel_above, num_rel, num_rel_agg
 from daft_retrieval.exact import list_fsum
 from daft_retrieval.run import rank_run
 from daft_retrieval.runner import materialize
@@ -93,34 +94,35 @@ def _merge(dicts: Iterable[dict]) -> dict:
     return merged
 
 
-def _ranking_stats(
+_UPTO = Window().partition_by(S.QUERY_ID).order_by(S.RANK).rows_between(Window.unbounded_preceding, Window.current_row)
+"""Each query's rows from rank 1 to the current one (running counts)."""
+
+
+def _judged_stats(
     ranked: daft.DataFrame,
     qrels: daft.DataFrame,
     qrel_stats: daft.DataFrame,
     thresholds: list[int],
     measures: list[Measure],
 ) -> daft.DataFrame | None:
-    """The measures' :meth:`~daft_retrieval.evaluation.measures.base.Family.ranking_aggs` per query, over every
-    retrieved document of a judged query (None when no measure asks for one)."""
-    aggs = _merge(m.family.ranking_aggs(m) for m in measures)
-    if not aggs:
-        return None
-    judged = qrels.select(S.QUERY_ID, S.DOC_ID, col(S.RELEVANCE).alias("_judgement"))
-    ranking = ranked.join(qrels.select(S.QUERY_ID).distinct(), on=S.QUERY_ID).join(
-        judged, on=[S.QUERY_ID, S.DOC_ID], how="left"
-    )
-    ranking = ranking.with_columns(
-        {"judged": col("_judgement").not_null(), S.RELEVANCE: col("_judgement").fill_null(-1)}
-    ).exclude("_judgement")
-    upto = (
-        Window().partition_by(S.QUERY_ID).order_by(S.RANK).rows_between(Window.unbounded_preceding, Window.current_row)
-    )
-    for t in thresholds:
-        ranking = ranking.with_column(nonrel_above(t), is_nonrel(t).cast("int64").sum().over(upto))
-    counts = qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds])
-    ranking = ranking.join(counts, on=S.QUERY_ID, how="left")
-    ranking = ranking.with_columns({num_rel(t): col(num_rel(t)).fill_null(0) for t in thresholds})
-    return materialize(_add_lists(ranking.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in aggs.items()])))
+    """The measures' :meth:`~daft_retrieval.evaluation.measures.base.Family.judged_aggs` per query, over the
+    retrieved documents with a judgement (any relevance), and ``retrieved`` where a measure reads it (None when no
+    measure asks for either). Unjudged documents are never joined: a ranking's unjudged ranks are the ranks
+    1..retrieved less the judged ones."""
+    aggs = _merge(m.family.judged_aggs(m) for m in measures)
+    stats = None
+    if aggs:
+        judged = ranked.join(qrels.select(S.QUERY_ID, S.DOC_ID, S.RELEVANCE), on=[S.QUERY_ID, S.DOC_ID])
+        for t in thresholds:
+            judged = judged.with_column(nonrel_above(t), is_nonrel(t).cast("int64").sum().over(_UPTO))
+        counts = qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds])
+        judged = judged.join(counts, on=S.QUERY_ID, how="left")
+        judged = judged.with_columns({num_rel(t): col(num_rel(t)).fill_null(0) for t in thresholds})
+        stats = _add_lists(judged.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in aggs.items()]))
+    if any(m.family.reads_retrieved for m in measures):
+        retrieved = ranked.groupby(S.QUERY_ID).agg(col(S.RANK).count().alias(RETRIEVED))
+        stats = retrieved if stats is None else retrieved.join(stats, on=S.QUERY_ID, how="left")
+    return None if stats is None else materialize(stats)
 
 
 def _condensed(run: daft.DataFrame, qrels: daft.DataFrame, depth: int | None, needed: int | None) -> daft.DataFrame:
@@ -137,6 +139,8 @@ def _values(
 ) -> daft.DataFrame:
     """Each measure's value per query of ``base`` (a column named by the measure) from one ranking."""
     thresholds = sorted({m.threshold for m in parsed})
+    if any(m.family.reads_retrieved or m.family.judged_aggs(m) for m in parsed):
+        ranked = materialize(ranked)  # read twice (hits, judged): rank once
     positive = qrels.where(col(S.RELEVANCE) > 0)
     ideal = Window().partition_by(S.QUERY_ID).order_by(S.RELEVANCE, S.DOC_ID, desc=[True, False])
     qrel_aggs = _merge([*(num_rel_agg(t) for t in thresholds), *(m.family.qrel_aggs(m) for m in parsed)])
@@ -150,13 +154,7 @@ def _values(
 
     hits = ranked.join(positive, on=[S.QUERY_ID, S.DOC_ID], how="inner")
     for t in thresholds:
-        upto = (
-            Window()
-            .partition_by(S.QUERY_ID)
-            .order_by(S.RANK)
-            .rows_between(Window.unbounded_preceding, Window.current_row)
-        )
-        hits = hits.with_column(f"above_{t}", (col(S.RELEVANCE) >= t).cast("int64").sum().over(upto))
+        hits = hits.with_column(f"above_{t}", (col(S.RELEVANCE) >= t).cast("int64").sum().over(_UPTO))
     hits = materialize(hits.join(qrel_stats.select(S.QUERY_ID, *[num_rel(t) for t in thresholds]), on=S.QUERY_ID))
 
     hit_aggs = _merge(m.family.hit_aggs(m) for m in parsed)
@@ -164,7 +162,7 @@ def _values(
         _add_lists(hits.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in hit_aggs.items()])) if hit_aggs else None
     )
 
-    ranking_stats = _ranking_stats(ranked, qrels, qrel_stats, thresholds, parsed)
+    judged_stats = _judged_stats(ranked, qrels, qrel_stats, thresholds, parsed)
     judgement_aggs = _merge(m.family.judgement_aggs(m) for m in parsed)
     judgement_stats = (
         qrels.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in judgement_aggs.items()]) if judgement_aggs else None
@@ -173,7 +171,7 @@ def _values(
     table = base.join(qrel_stats, on=S.QUERY_ID, how="left")
     if hit_stats is not None:
         table = table.join(hit_stats, on=S.QUERY_ID, how="left")
-    for extra in (ranking_stats, judgement_stats):
+    for extra in (judged_stats, judgement_stats):
         if extra is not None:
             table = table.join(extra, on=S.QUERY_ID, how="left")
     numbers = [f.name for f in table.schema() if f.name != S.QUERY_ID and not f.dtype.is_list()]

@@ -10,8 +10,11 @@ How a family computes (see :mod:`daft_retrieval.evaluation.compute`): ``hits`` h
 documents with relevance > 0, their trec_eval rank and ``above(t)`` = how many retrieved docs with relevance >= t
 rank at or above them. A family gives per-query aggregations over ``hits`` and over the positive qrels, and an
 expression turning those per-query columns into its value. Families that need the documents that are not relevant
-(NumRet, SetP, Judged@k, Bpref) also aggregate over ``ranking`` (every retrieved document, judged or not) and over
-all the judgements (:meth:`Family.ranking_aggs`, :meth:`Family.judgement_aggs`); no other family reads them.
+(SetP, Judged@k, Bpref, infAP, RBP-Res) aggregate over ``judged``, the retrieved documents that the qrels judge
+(any relevance, negative too), and over all the judgements (:meth:`Family.judged_aggs`,
+:meth:`Family.judgement_aggs`); those that need how many documents were retrieved set
+:attr:`Family.reads_retrieved` and read the per-query column ``retrieved``. No unjudged document is ever read
+row by row: every measure here is a function of the judged ranks and the ranking's length.
 A sum of floats is a :func:`float_sum` (exactly rounded, so per-query values have the same bits however Daft
 partitions the rows), never Daft's ``sum()``.
 """
@@ -164,6 +167,7 @@ class Family:
     cutoff: str = "optional"  # "required", "optional" or "none"
     cutoff_kind: str = "rank"  # "rank": an integer >= 1; "fraction": a float in [0, 1] (IPrec@0.1)
     takes_rel: bool = True
+    reads_retrieved: bool = False  # whether value() reads ``retrieved``: the documents retrieved (to the depth)
     params: dict[str, Param] = {}  # noqa: RUF012 (class-level, read only)
     doc: str = ""
 
@@ -179,11 +183,11 @@ class Family:
         """Per-query aggregations over the positive qrels (columns relevance, ideal_rank)."""
         return {}
 
-    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
-        """Per-query aggregations over ``ranking``: every retrieved document (to the measure's depth) with columns
-        rank, relevance (-1 where unjudged: trec_eval treats a negative judgement as no judgement), judged
-        (whether the qrels judge it at all), num_rel_<t> and nonrel_above_<t> (judged docs with 0 <= relevance < t
-        at or above the rank)."""
+    def judged_aggs(self, m: Measure) -> dict[str, Expression]:
+        """Per-query aggregations over ``judged``: the retrieved documents (to the measure's depth) that the qrels
+        judge, any relevance (trec_eval treats a negative judgement as no judgement), with columns rank,
+        relevance, num_rel_<t> and nonrel_above_<t> (judged docs with 0 <= relevance < t at or above the rank).
+        Ranks are the ranking's own (1, 2, ... with no gap), so rank - 1 documents, judged or not, are above."""
         return {}
 
     def judgement_aggs(self, m: Measure) -> dict[str, Expression]:
@@ -246,8 +250,13 @@ def is_nonrel(t: int) -> Expression:
     return (col(S.RELEVANCE) >= 0) & (col(S.RELEVANCE) < t)
 
 
+RETRIEVED = "retrieved"
+"""Column: documents retrieved for the query, to the evaluation depth (0 for a judged query absent from the run);
+read by families with ``reads_retrieved``."""
+
+
 def nonrel_above(t: int) -> str:
-    """Column of ``ranking``: judged non-relevant (:func:`is_nonrel`) documents at or above the rank."""
+    """Column of ``judged``: judged non-relevant (:func:`is_nonrel`) documents at or above the rank."""
     return f"nonrel_above_{t}"
 
 

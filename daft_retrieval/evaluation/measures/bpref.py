@@ -33,7 +33,7 @@ class Bpref(Family):
     cutoff = "none"
     doc = "binary preference: relevant above judged non-relevant (trec_eval bpref)"
 
-    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
+    def judged_aggs(self, m: Measure) -> dict[str, Expression]:
         t = m.threshold
         n, r = col(nonrel_above(t)), col(num_rel(t))
         above = when(is_rel(t), when(n < r, n).otherwise(r)).otherwise(0).sum()

@@ -10,10 +10,9 @@ from __future__ import annotations
 from daft import Expression, col, lit
 
 from daft_retrieval.evaluation.measures.base import (
+    RETRIEVED,
     Family,
     Measure,
-    count_where,
-    is_rel,
     num_rel,
     num_rel_agg,
     register,
@@ -39,15 +38,14 @@ class NumRet(Family):
     name = "NumRet"
     aliases = ("num_ret",)
     cutoff = "none"
+    reads_retrieved = True
     doc = "documents retrieved; NumRet(rel=t) only relevant ones (trec_eval num_ret)"
 
-    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
-        if m.rel is None:
-            return {"num_ret": col("rank").count()}
-        return {f"num_ret_{m.rel}": count_where(is_rel(m.rel))}
+    def hit_aggs(self, m: Measure) -> dict[str, Expression]:
+        return {} if m.rel is None else rel_at_agg(m.rel, None)
 
     def value(self, m: Measure) -> Expression:
-        return col("num_ret" if m.rel is None else f"num_ret_{m.rel}").cast("float64")
+        return col(RETRIEVED if m.rel is None else rel_at(m.rel, None)).cast("float64")
 
 
 @register

@@ -10,7 +10,7 @@ documents above it (documents outside the pool count in j only):
     1/(j+1) + j/(j+1) * ((r + n + u) / j) * ((r + eps) / (r + n + 2 eps))   else, eps = 0.00001 (INFAP_EPSILON);
 
 infAP is the sum over the retrieved relevant documents / the query's relevant documents (0 where there are none).
-The aggregation gathers each query's retrieved documents as ``rank * 4 + kind`` (one integer list: the order of
+The aggregation gathers each query's judged retrieved documents as ``rank * 4 + kind`` (one integer list: the order of
 two lists could differ) and the value walks them in rank order, adding the terms with :func:`math.fsum`.
 """
 
@@ -27,25 +27,24 @@ from daft_retrieval import schema as S
 from daft_retrieval.evaluation.measures.base import Family, Measure, is_rel, num_rel, num_rel_agg, register
 
 EPSILON = 0.00001  # trec_eval's INFAP_EPSILON
-OUTSIDE, UNJUDGED, NONREL, REL = 0, 1, 2, 3  # a retrieved document's kind (the low 2 bits of its code)
+UNJUDGED, NONREL, REL = 1, 2, 3  # a judged retrieved document's kind (the low 2 bits of its code)
 
 
-def infap(kinds: list[int], relevant: int) -> float:
-    """infAP of a ranking given each retrieved document's kind in rank order (trec_eval's te_calc_infap)."""
+def infap(judged: list[tuple[int, int]], relevant: int) -> float:
+    """infAP of a ranking from its judged documents as (rank, kind) in rank order (trec_eval's te_calc_infap;
+    the documents outside the pool count only in the position j = rank - 1)."""
     rel = nonrel = unjudged = 0
     terms = []
-    for j, kind in enumerate(kinds):
-        if kind == OUTSIDE:
-            continue
+    for rank, kind in judged:
         if kind == UNJUDGED:
             unjudged += 1
         elif kind == NONREL:
             nonrel += 1
         else:
-            if j == 0:
+            if rank == 1:
                 terms.append(1.0)
             else:
-                fj = float(j)
+                fj = float(rank - 1)
                 terms.append(
                     1.0 / (fj + 1.0)
                     + (fj / (fj + 1.0))
@@ -59,7 +58,7 @@ def infap(kinds: list[int], relevant: int) -> float:
 @daft.func.batch(return_dtype=DataType.float64())
 def _infap(codes: daft.Series, relevant: daft.Series) -> daft.Series:
     values = [
-        infap([c % 4 for c in sorted(row)], n) if row else 0.0
+        infap([divmod(c, 4) for c in sorted(row)], n) if row else 0.0
         for row, n in zip(codes.to_pylist(), relevant.to_pylist())
     ]
     return daft.Series.from_arrow(pa.array(values, pa.float64()))
@@ -72,9 +71,9 @@ class InfAP(Family):
     cutoff = "none"
     doc = "inferred AP over a sampled pool, judgement < 0: pooled, not sampled (trec_eval infAP)"
 
-    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
+    def judged_aggs(self, m: Measure) -> dict[str, Expression]:
         t = m.threshold
-        kind = when(~col("judged"), OUTSIDE).when(col(S.RELEVANCE) < 0, UNJUDGED).when(is_rel(t), REL).otherwise(NONREL)
+        kind = when(col(S.RELEVANCE) < 0, UNJUDGED).when(is_rel(t), REL).otherwise(NONREL)
         return {f"infap_codes_{t}": (col("rank").cast("int64") * 4 + kind).list_agg()}
 
     def qrel_aggs(self, m: Measure) -> dict[str, Expression]:

@@ -8,8 +8,17 @@ breaks ties by doc id ascending, which can change which tied documents fall insi
 from __future__ import annotations
 
 from daft import Expression, col
+from daft.functions import when
 
-from daft_retrieval.evaluation.measures.base import Family, Measure, count_where, register, safe_div, within
+from daft_retrieval.evaluation.measures.base import (
+    RETRIEVED,
+    Family,
+    Measure,
+    count_where,
+    register,
+    safe_div,
+    within,
+)
 
 
 @register
@@ -18,11 +27,13 @@ class Judged(Family):
     aliases = ("judged",)
     cutoff = "required"
     takes_rel = False
+    reads_retrieved = True
     doc = "share of the top k with a judgement (ir_measures Judged)"
 
-    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
-        k = m.cutoff
-        return {f"judged_{k}": count_where(col("judged") & within(k)), f"ret_{k}": count_where(within(k))}
+    def judged_aggs(self, m: Measure) -> dict[str, Expression]:
+        return {f"judged_{m.cutoff}": count_where(within(m.cutoff))}
 
     def value(self, m: Measure) -> Expression:
-        return safe_div(col(f"judged_{m.cutoff}"), col(f"ret_{m.cutoff}"))
+        k = m.cutoff
+        shown = when(col(RETRIEVED) < k, col(RETRIEVED)).otherwise(k)  # min(k, retrieved)
+        return safe_div(col(f"judged_{k}"), shown)

@@ -9,6 +9,7 @@ aggregation gathers each query's relevant ranks and the value adds their weights
 
 from __future__ import annotations
 
+import functools
 import math
 
 import daft
@@ -17,7 +18,8 @@ from daft import DataType, Expression, col
 from daft.functions import when
 
 from daft_retrieval import schema as S
-from daft_retrieval.evaluation.measures.base import Family, Measure, Param, is_rel, register, unit_interval
+from daft_retrieval.evaluation.measures.base import RETRIEVED, Family, Measure, Param, is_rel, register, unit_interval
+from daft_retrieval.exact import fsum, prefix_expansions
 
 
 def rbp(ranks: list[int], p: float, k: int | None) -> float:
@@ -47,15 +49,30 @@ class RBP(Family):
         return _rbp(col(f"rbp_ranks_{m.threshold}"), m.param("p"), m.cutoff)
 
 
-def residual(unknown: list[int], retrieved: int, p: float, k: int | None) -> float:
-    """(1 - p) * sum of p^(rank - 1) over the unknown ranks (<= k) + p^d, d = the ranks read."""
+@functools.lru_cache(maxsize=64)
+def _weights(p: float, depth: int) -> list[tuple[float, ...]]:
+    """Exact prefix sums (:func:`~daft_retrieval.exact.prefix_expansions`) of the weights (1 - p) * p^(i - 1) of
+    ranks 1..depth, shared by every query of an evaluation."""
+    return prefix_expansions([(1.0 - p) * p ** (r - 1) for r in range(1, depth + 1)])
+
+
+def residual(known: list[int], retrieved: int, p: float, k: int | None, weights: list | None = None) -> float:
+    """(1 - p) * sum of p^(rank - 1) over the unknown ranks <= d + p^d, d = the ranks read (k, or fewer when the
+    ranking is shorter), from the ``known`` ranks (judgement >= 0): all the weights to d less the known ones,
+    exactly rounded (the same bits as adding the unknown weights themselves). ``weights``: :func:`_weights` of
+    p to at least d (shared by the queries of a batch)."""
     depth = retrieved if k is None else min(k, retrieved)
-    return math.fsum([*((1.0 - p) * p ** (r - 1) for r in unknown if r is not None and r <= depth), p**depth])
+    weights = _weights(p, depth) if weights is None else weights
+    less = [-((1.0 - p) * p ** (r - 1)) for r in known if r is not None and r <= depth]
+    return fsum([*weights[depth], *less, p**depth])
 
 
 @daft.func.batch(return_dtype=DataType.float64())
-def _residual(unknown: daft.Series, retrieved: daft.Series, p: float, k: int | None) -> daft.Series:
-    values = [residual(u or [], n, p, k) for u, n in zip(unknown.to_pylist(), retrieved.to_pylist())]
+def _residual(known: daft.Series, retrieved: daft.Series, p: float, k: int | None) -> daft.Series:
+    lengths = [int(n) for n in retrieved.to_pylist()]  # a count (a float where a join filled it)
+    deepest = max(lengths, default=0) if k is None else min(k, max(lengths, default=0))
+    weights = _weights(p, deepest)
+    values = [residual(u or [], n, p, k, weights) for u, n in zip(known.to_pylist(), lengths)]
     return daft.Series.from_arrow(pa.array(values, pa.float64()))
 
 
@@ -73,9 +90,10 @@ class RBPResidual(Family):
     params = RBP.params
     doc = "residual of RBP: the most RBP could grow were every unjudged doc relevant (Moffat & Zobel)"
 
-    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
-        unknown = when(col(S.RELEVANCE) < 0, col("rank")).otherwise(None).list_agg()
-        return {"rbp_unknown_ranks": unknown, "rbp_retrieved": col("rank").count()}
+    reads_retrieved = True
+
+    def judged_aggs(self, m: Measure) -> dict[str, Expression]:
+        return {"rbp_known_ranks": when(col(S.RELEVANCE) >= 0, col("rank")).otherwise(None).list_agg()}
 
     def value(self, m: Measure) -> Expression:
-        return _residual(col("rbp_unknown_ranks"), col("rbp_retrieved"), m.param("p"), m.cutoff)
+        return _residual(col("rbp_known_ranks"), col(RETRIEVED), m.param("p"), m.cutoff)

@@ -13,6 +13,7 @@ from daft import Expression, col
 
 from daft_retrieval.evaluation.measures.base import (
     JUDGED_ONLY,
+    RETRIEVED,
     Family,
     Measure,
     Param,
@@ -33,7 +34,7 @@ def positive(value: object) -> float:
 
 
 def _precision(m: Measure) -> Expression:
-    return safe_div(col(rel_at(m.threshold, None)), col("num_ret"))
+    return safe_div(col(rel_at(m.threshold, None)), col(RETRIEVED))
 
 
 def _recall(m: Measure) -> Expression:
@@ -42,12 +43,10 @@ def _recall(m: Measure) -> Expression:
 
 class _Set(Family):
     cutoff = "none"
+    reads_retrieved = True
 
     def hit_aggs(self, m: Measure) -> dict[str, Expression]:
         return rel_at_agg(m.threshold, None)
-
-    def ranking_aggs(self, m: Measure) -> dict[str, Expression]:
-        return {"num_ret": col("rank").count()}
 
     def qrel_aggs(self, m: Measure) -> dict[str, Expression]:
         return num_rel_agg(m.threshold)
