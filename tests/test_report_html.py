@@ -292,3 +292,14 @@ def test_deterministic_and_10000_queries(driver, tmp_path):
     assert len(shown_queries(driver)) == 50
     assert driver.find_element(By.ID, "page").text == "page 1 of 200"
     assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_missing_chromium_skips_or_fails_on_ci(monkeypatch, ci):
+    from . import browser
+
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(expected, match="chromium not found"):
+        browser.chromium_paths()
