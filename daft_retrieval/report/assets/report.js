@@ -241,7 +241,7 @@ function onChartClick(event) {
   const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(chart.getScreenCTM().inverse());
   const bw = Number(chart.dataset.width) / chartOrder.length;
   const i = Math.min(chartOrder.length - 1, Math.max(0, Math.floor((point.x - Number(chart.dataset.left)) / bw)));
-  openQuery(chartOrder[i].id);
+  openQuery(chartOrder[i].id, true);
 }
 
 // ---------- per-query table ----------
@@ -350,12 +350,13 @@ function highlight(doc) {
   for (const li of $("detail").querySelectorAll("li[data-doc]")) li.classList.toggle("linked", doc !== null && li.dataset.doc === doc);
 }
 
-function openQuery(id) {
+function openQuery(id, scroll = false) {
   state.query = id;
   state.pinned = null;
   renderDetail();
   for (const tr of $("queries").querySelectorAll("tr[data-query]")) tr.classList.toggle("selected", tr.dataset.query === id);
   markChartCursor();
+  if (scroll) $("detail").scrollIntoView({ block: "start" }); // a user's click: show what it opened
 }
 
 // ---------- provenance ----------
@@ -432,14 +433,14 @@ function wire() {
     const th = e.target.closest("th[data-sort]");
     if (th) return sortBy(th);
     const tr = e.target.closest("tr[data-query]");
-    if (tr) openQuery(tr.dataset.query);
+    if (tr) openQuery(tr.dataset.query, true);
   });
   queries.addEventListener("keydown", (e) => {
     if (e.key !== "Enter" && e.key !== " ") return;
     const th = e.target.closest("th[data-sort]");
     const tr = e.target.closest("tr[data-query]");
     if (th || tr) e.preventDefault();
-    if (th) sortBy(th); else if (tr) openQuery(tr.dataset.query);
+    if (th) sortBy(th); else if (tr) openQuery(tr.dataset.query, true);
   });
   $("chart").addEventListener("click", onChartClick);
   const detail = $("detail");
