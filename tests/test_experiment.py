@@ -94,6 +94,9 @@ def test_a_file_and_flags_give_the_same_experiment_and_a_second_run_the_same_byt
     assert set(demo["seconds"]) == {"load", "evaluate"} and len(demo["fingerprint"]) == 16
     dense = demo["systems"]["dense-all-MiniLM-L6-v2"]
     assert dense["from"] == "computed" and dense["cache"] == {"hits": 0, "misses": 44 + 300}  # queries + passages
+    # what made each run, as its saved file says: the spec and the model's weights digest (BM25: its tokenizer)
+    assert dense["system"]["model"] == "all-MiniLM-L6-v2" and dense["system"]["kind"] == "Retrieve"
+    assert len(dense["model"]["weights"]) == 64 and "tokenizer" in demo["systems"]["bm25"]["model"]
 
 
 def test_the_statistics_equal_scipy_and_statsmodels(two_datasets, tmp_path):

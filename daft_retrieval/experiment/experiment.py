@@ -284,10 +284,20 @@ class Experiment:
             step = {"kind": type(spec).__name__, "key": key, "from": origin, "seconds": seconds}
             after = _cache_counts(self.cache)
             step["cache"] = {k: after[k] - before[k] for k in after}  # embedding-cache hits and misses (texts)
+            step.update(self._made(spec, key, fingerprint, dataset.name))
             steps["systems"][label] = step
             if os.environ.get(QUIET) != "0":
                 print(f"{dataset.name}: {label} ({origin})", file=sys.stderr)
         return runs, steps
+
+    def _made(self, spec: System, key: str, fingerprint: str, dataset: str) -> dict:
+        """The system's spec and model (weights digest, dtype; or BM25's tokenizer) as its saved run records them
+        (what made that run, not what is installed now), or as they are now without a store."""
+        from daft_retrieval.load.trec import read_provenance
+
+        path = self.runs.path(key, fingerprint) if self.runs is not None else None
+        made = read_provenance(path) if path and os.path.isfile(path) else run_provenance(spec, dataset, fingerprint, 0)
+        return {"system": made.get("system"), "model": made.get("model")}
 
     def _save(self, run, spec: System, key: str, fingerprint: str, dataset: str, seconds: float):
         """``run`` saved with its provenance and read back (what every later experiment reads), or ``run`` itself
