@@ -37,6 +37,7 @@ _EXPORTS = {
     "evaluate": "daft_retrieval.evaluation",
     "Evaluation": "daft_retrieval.evaluation",
     "parse_measure": "daft_retrieval.evaluation",
+    "overlap": "daft_retrieval.evaluation",
     "rank_run": "daft_retrieval.run",
     "DenseConfig": "daft_retrieval.encode.dense",
     "DenseEncoder": "daft_retrieval.encode.dense",

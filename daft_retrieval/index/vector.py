@@ -8,7 +8,9 @@ Scores: dot product (``metric="dot"``) or cosine (``metric="cosine"``: vectors a
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -60,8 +62,12 @@ def build_vector_index(
     metric: str = "cosine",
     shard_rows: int = 250_000,
     encoder: dict | None = None,
+    then: Callable[[str, tuple[str, ...], dict], dict] | None = None,
 ) -> VectorIndex:
     """Write ``doc_id, embedding`` rows as an index directory (written aside, then renamed into place).
+
+    ``then(folder, shards, meta)``: called inside the same atomic write once the shards are in ``folder``; it may
+    write more files there (an approximate index beside each shard) and returns fields added to ``index.json``.
 
     >>> build_vector_index(embedded, "data/index/demo-minilm")  # doctest: +SKIP
     """
@@ -78,6 +84,10 @@ def build_vector_index(
         frame = embedded.select(col(S.DOC_ID), col(S.EMBEDDING).cast(DataType.fixed_size_list(DataType.float32(), dim)))
         meta = {"dim": dim, "count": count, "metric": metric, "encoder": encoder or {}, "dtype": str(dtype)}
         shards = write_shards(frame, tmp, meta)
+        extra = then(tmp, shards, meta) if then is not None else {}
+        if extra:
+            with open(os.path.join(tmp, S.INDEX_FILE), "w") as fh:
+                json.dump({**meta, **extra, "shards": list(shards)}, fh, indent=1)
     return VectorIndex(path=path, dim=dim, count=count, metric=metric, shards=shards, encoder=encoder or {})
 
 

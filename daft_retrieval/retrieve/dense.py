@@ -1,8 +1,11 @@
-"""Dense retrieval: embed passages and queries with a bi-encoder, exact top-k by cosine or dot product.
+"""Dense retrieval: embed passages and queries with a bi-encoder, top-k by cosine or dot product: exact
+(``index="exact"``), or approximate by FAISS (``index="faiss:HNSW32"``, any factory string; see
+:mod:`daft_retrieval.index.faiss`), its candidates scored exactly.
 
 >>> ds = load_beir("data/demo")  # doctest: +SKIP
 >>> run = dense_search(ds.corpus, ds.queries, model="all-MiniLM-L6-v2", k=10)  # doctest: +SKIP
 >>> run = dense_search(ds.corpus, ds.queries, model=DenseConfig("all-MiniLM-L6-v2", fp16=True))  # doctest: +SKIP
+>>> run = dense_search(ds.corpus, ds.queries, index="faiss:HNSW32", index_options={"ef_search": 128})  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.encode.column import encode
 from daft_retrieval.encode.dense import DenseConfig
 from daft_retrieval.errors import DataError
+from daft_retrieval.index.faiss import FaissIndex, FaissOptions, FaissSearcher, build_faiss_index, parse_index
 from daft_retrieval.index.vector import VectorIndex, VectorSearcher, build_vector_index, check_metric
 from daft_retrieval.retrieve.indexed import indexed_search
 from daft_retrieval.run import merge_hits, rank_run
@@ -24,7 +28,7 @@ from daft_retrieval.run import merge_hits, rank_run
 if TYPE_CHECKING:
     from daft_retrieval.cache.store import EmbeddingCache
 
-__all__ = ["build_dense_index", "dense_search", "search_vector_index"]
+__all__ = ["build_dense_index", "dense_search", "search_faiss_index", "search_vector_index"]
 
 
 def build_dense_index(
@@ -34,18 +38,36 @@ def build_dense_index(
     *,
     metric: str = "cosine",
     cache: EmbeddingCache | None = None,
+    index: str = "exact",
     **options: Any,
 ) -> VectorIndex:
     """Embed ``corpus`` (title + " " + text; only cache misses with a ``cache``) with ``model`` (a spec or a
-    :class:`~daft_retrieval.encode.dense.DenseConfig`; ``options``: its fields) and write a vector index."""
+    :class:`~daft_retrieval.encode.dense.DenseConfig`; ``options``: its fields) and write a vector index
+    (``index="faiss:FACTORY"``: with a FAISS index per shard, a :class:`~daft_retrieval.index.faiss.FaissIndex`)."""
+    factory = parse_index(index)  # before any encoding
     config = DenseConfig.of(model, **options)
     embedded = encode(corpus, S.DOC_ID, S.document_text(), config, role="document", cache=cache)
+    if factory is not None:
+        return build_faiss_index(embedded, path, factory, metric=metric, encoder=config.as_dict())
     return build_vector_index(embedded, path, metric=metric, encoder=config.as_dict())
 
 
 def search_vector_index(index: VectorIndex, query_vectors: daft.DataFrame, k: int) -> daft.DataFrame:
     """Top ``k`` documents per query (``query_id, embedding`` rows) from every shard, merged into a run frame."""
     searchers = (VectorSearcher(os.path.join(index.path, s), index.dim, index.metric, k) for s in index.shards)
+    return rank_run(merge_hits(query_vectors, (searcher.top_k(col(S.EMBEDDING)) for searcher in searchers)), k)
+
+
+def search_faiss_index(
+    index: FaissIndex, query_vectors: daft.DataFrame, k: int, options: FaissOptions | dict | None = None
+) -> daft.DataFrame:
+    """Approximate top ``k`` per query from every shard's FAISS index (``options``: ``ef_search``, ``nprobe``,
+    ``refine``; see :class:`~daft_retrieval.index.faiss.FaissOptions`), scored exactly, merged into a run frame."""
+    settings = FaissOptions.of(options).as_dict()
+    searchers = (
+        FaissSearcher(os.path.join(index.path, s), os.path.join(index.path, f), index.dim, index.metric, k, settings)
+        for s, f in zip(index.shards, index.faiss_files)
+    )
     return rank_run(merge_hits(query_vectors, (searcher.top_k(col(S.EMBEDDING)) for searcher in searchers)), k)
 
 
@@ -58,12 +80,19 @@ def dense_search(
     metric: str = "cosine",
     index_dir: str | None = None,
     cache: EmbeddingCache | None = None,
+    index: str = "exact",
+    index_options: FaissOptions | dict | None = None,
     **options: Any,
 ) -> daft.DataFrame:
     """Dense retrieval end to end: index the corpus (at ``index_dir``, or a temporary folder), search, top ``k``.
     ``model``: a spec or a :class:`~daft_retrieval.encode.dense.DenseConfig` (``options``: its fields; default
     all-MiniLM-L6-v2); ``cache``: an :class:`~daft_retrieval.cache.store.EmbeddingCache` (texts it holds are not
-    re-encoded)."""
+    re-encoded). ``index``: ``"exact"`` (brute force) or ``"faiss:FACTORY"`` (approximate; ``index_options``:
+    ``ef_search``, ``nprobe``, ``refine``, see :class:`~daft_retrieval.index.faiss.FaissOptions`)."""
+    factory = parse_index(index)  # before any encoding
+    if factory is None and index_options:
+        raise DataError(f"index_options apply to index='faiss:FACTORY', not {index!r}")
+    settings = FaissOptions.of(index_options)
     config = DenseConfig.of(model, **options)
     S.require_columns(queries, [S.QUERY_ID, S.TEXT], "queries")
     S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
@@ -74,6 +103,10 @@ def dense_search(
         index_dir,
         "daft-retrieval-index-",
         queries=lambda: encode(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache),
-        build=lambda path: build_dense_index(corpus, path, config, metric=metric, cache=cache),
-        search=lambda index, vectors: search_vector_index(index, vectors, k),
+        build=lambda path: build_dense_index(corpus, path, config, metric=metric, cache=cache, index=index),
+        search=lambda built, vectors: (
+            search_vector_index(built, vectors, k)
+            if factory is None
+            else search_faiss_index(built, vectors, k, settings)
+        ),
     )
