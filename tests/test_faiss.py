@@ -217,3 +217,21 @@ def test_a_missing_faiss_names_the_pip_extra(monkeypatch):
     with pytest.raises(DataError, match=r"pip install 'daft-retrieval\[faiss\]'"):
         parse_index("faiss:HNSW32")
     assert parse_index("exact") is None  # the exact index needs no FAISS
+
+
+def test_cli_eval_with_a_faiss_index_reports_overlap_and_the_delta_to_exact(demo, capsys):
+    from tests.conftest import cli, cli_json
+
+    cache = demo[1]
+    argv = ["-q", "eval", "--dataset", ROOT / "data" / "demo", "--retriever", "dense", "--cache", cache.root]
+    out = cli_json([*argv, "--index", "faiss:IVF16,PQ8x4", "--nprobe-faiss", "2", "-m", "nDCG@10", "--json"], capsys)
+    assert set(out) == {"nDCG@10", "Overlap@10", "delta_to_exact"}
+    assert 0.0 <= out["Overlap@10"] < 1.0
+    exact = cli_json([*argv, "-m", "nDCG@10", "--json"], capsys)
+    assert set(exact) == {"nDCG@10"}  # the exact index: no comparison
+    assert out["delta_to_exact"] == {"nDCG@10": pytest.approx(out["nDCG@10"] - exact["nDCG@10"], abs=1e-12)}
+    status, _, err = cli([*argv, "--index", "faiss:Nope"], capsys)
+    assert status == 2 and "could not parse index string Nope" in err
+    from daft_retrieval.experiment import Retrieve
+
+    assert Retrieve(retriever="bm25", index="faiss:Flat").index == "exact"  # --index is the dense retriever's

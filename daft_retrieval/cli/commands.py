@@ -226,6 +226,27 @@ def search_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _against_exact(args, dataset, runs: dict, specs: dict, results: dict, measures: list, options: dict) -> dict:
+    """For each dense run of an approximate (FAISS) index: the exact search once more (its embeddings come from
+    the cache), ``{name: {"Overlap@10": ..., "delta_to_exact": {measure: approx - exact}}}``."""
+    from daft_retrieval.evaluation import evaluate, overlap
+    from daft_retrieval.experiment import Retrieve
+    from daft_retrieval.experiment.stages import run_system
+
+    out: dict = {}
+    for name, (spec, _) in specs.items():
+        if not isinstance(spec, Retrieve) or spec.index == "exact":
+            continue
+        exact_spec = dataclasses.replace(spec, index="exact", name=None, index_dir=None)
+        exact = _finished(materialize(run_system(exact_spec, dataset, {}, _cache(args))))
+        reference = evaluate(exact, dataset.qrels, measures, **options).aggregate
+        out[name] = {
+            "Overlap@10": overlap(runs[name], exact, k=10).aggregate["Overlap@10"],
+            "delta_to_exact": {m: results[name].aggregate[m] - reference[m] for m in reference},
+        }
+    return out
+
+
 def eval_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.evaluation import evaluate
     from daft_retrieval.load import write_run
@@ -242,9 +263,13 @@ def eval_cmd(args: argparse.Namespace) -> int:
     if args.per_query:
         print(format_per_query(results[name].per_query))
     print(format_aggregate({f"{dataset.name} {n}": r.aggregate for n, r in results.items()}))
+    against = _against_exact(args, dataset, runs, specs, results, measures, options)
+    for n, extra in against.items():
+        deltas = ", ".join(f"{m} {d:+.4f}" for m, d in extra["delta_to_exact"].items())
+        print(f"{dataset.name} {n}: Overlap@10 {extra['Overlap@10']:.4f}; delta to exact: {deltas}")
     if args.json:
-        single = len(results) == 1
-        print(json.dumps(results[name].aggregate if single else {n: r.aggregate for n, r in results.items()}))
+        aggregates = {n: {**r.aggregate, **against.get(n, {})} for n, r in results.items()}
+        print(json.dumps(aggregates[name] if len(results) == 1 else aggregates))
     return 0
 
 

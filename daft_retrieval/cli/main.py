@@ -181,6 +181,15 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument("--batch-size", type=int, default=32, help="encoder batch size (default 32)")
     p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens")
     p.add_argument("--index-dir", default=None, help="keep the vector index here (default: a temporary folder)")
+    p.add_argument(
+        "--index",
+        default="exact",
+        metavar="exact|faiss:FACTORY",
+        help="dense: exact (brute force, default) or an approximate FAISS index, e.g. faiss:HNSW32, faiss:IVF1024,PQ32 "
+        "(needs pip install 'daft-retrieval[faiss]'); eval then also reports Overlap@10 and the delta to exact",
+    )
+    p.add_argument("--ef-search", type=int, default=64, help="dense faiss:HNSW*: efSearch (default 64)")
+    p.add_argument("--nprobe-faiss", type=int, default=8, help="dense faiss:IVF*: lists probed (default 8)")
     _add_cache(p)
     p.add_argument("--no-cache", action="store_true", help="encode every text, reading and writing no cache")
     p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")

@@ -59,8 +59,13 @@ class Retrieve:
     batch_size: int = _opt("int", 32, least=1)
     max_seq_length: int | None = _opt("int", least=1)
     index_dir: str | None = _opt("str")
+    index: str = _opt("str", "exact")
+    ef_search: int = _opt("int", 64, least=1)
+    nprobe_faiss: int = _opt("int", 8, least=1)
 
     def __post_init__(self) -> None:
+        if self.retriever != "dense":  # --index is the dense retriever's: the others search their own indexes
+            object.__setattr__(self, "index", "exact")
         info = R.RETRIEVERS.entry(self.retriever).info
         if "default_model" not in info:
             object.__setattr__(self, "model", None)  # bm25: no model
@@ -68,10 +73,16 @@ class Retrieve:
             object.__setattr__(self, "model", info["default_model"])
 
     def label_for(self, runs: list[str] = ()) -> str:
-        """``name``, else ``bm25`` or ``dense-all-MiniLM-L6-v2`` (a retriever reads no runs)."""
+        """``name``, else ``bm25``, ``dense-all-MiniLM-L6-v2`` or ``dense-all-MiniLM-L6-v2-faiss:HNSW32`` (a
+        retriever reads no runs)."""
         if self.name:
             return self.name
-        return f"{self.retriever}-{os.path.basename(self.model.rstrip('/'))}" if self.model else self.retriever
+        label = f"{self.retriever}-{os.path.basename(self.model.rstrip('/'))}" if self.model else self.retriever
+        return label if self.index == "exact" else f"{label}-{self.index}"
+
+    def index_options(self) -> dict | None:
+        """The FAISS search options of :func:`daft_retrieval.dense_search` (None for the exact index)."""
+        return None if self.index == "exact" else {"ef_search": self.ef_search, "nprobe": self.nprobe_faiss}
 
 
 @dataclass(frozen=True)
@@ -236,5 +247,7 @@ def spec_key(spec: System, sources: list[str] = ()) -> str:
     True
     """
     fields = {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("name", "index_dir", "runs", "of")}
+    if fields.get("index") == "exact":  # the exact index's key is what it was before FAISS came
+        fields = {k: v for k, v in fields.items() if k not in ("index", "ef_search", "nprobe_faiss")}
     body = {"kind": type(spec).__name__, **fields, "sources": list(sources)}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

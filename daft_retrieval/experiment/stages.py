@@ -51,6 +51,11 @@ def check_system(spec: System) -> None:
         check_bm25(spec.k1, spec.b, spec.bm25_variant)
     elif isinstance(spec, Retrieve):
         descriptor(spec.retriever, spec.model, spec)
+        if spec.index != "exact":
+            from daft_retrieval.index.faiss import FaissOptions, parse_index
+
+            parse_index(spec.index)
+            FaissOptions.of(spec.index_options())
     elif isinstance(spec, Rerank):
         descriptor(spec.reranker, spec.rerank, spec)
 
@@ -129,7 +134,16 @@ def run_system(
         return late_search(corpus, queries, model=model, k=spec.k, cache=cache, **options)
     from daft_retrieval.retrieve.dense import dense_search
 
-    return dense_search(corpus, queries, model=model, k=spec.k, index_dir=spec.index_dir, cache=cache)
+    return dense_search(
+        corpus,
+        queries,
+        model=model,
+        k=spec.k,
+        index_dir=spec.index_dir,
+        cache=cache,
+        index=spec.index,
+        index_options=spec.index_options(),
+    )
 
 
 def model_provenance(spec: System) -> dict:
