@@ -391,11 +391,12 @@ def diff_cmd(args: argparse.Namespace) -> int:
     from daft_retrieval.load import load_beir, read_qrels, read_run
     from daft_retrieval.load.trec import read_provenance
     from daft_retrieval.report.compare import compare
-    from daft_retrieval.report.views import shown_rankings
+    from daft_retrieval.report.views import check_report_options, shown_rankings
 
     measures = _measures(args)
-    if args.report_depth < 1 or args.snippet < 0 or args.queries < 1:
-        raise DataError("--report-depth and --queries must be >= 1, --snippet >= 0")
+    check_report_options(args.report_depth, args.snippet)  # before any file is read
+    if args.queries < 1:
+        raise DataError(f"--queries must be >= 1, not {args.queries}")
     if args.qrels is None and args.dataset is None:
         raise DataError("diff needs the judgements: --qrels FILE, or --dataset FOLDER with qrels")
     dataset = load_beir(args.dataset, **_load_options(args)) if args.dataset else None
@@ -415,10 +416,8 @@ def diff_cmd(args: argparse.Namespace) -> int:
 
         data = result.report_data()
         width = shutil.get_terminal_size((160, 24)).columns
-        for measure in (str(m) for m in measures[:1]):
-            print(
-                side_by_side(data["datasets"][0], measure, a, b, queries=args.queries, k=args.report_depth, width=width)
-            )
+        first = str(measures[0])  # the terminal view is of one measure: the first
+        print(side_by_side(data["datasets"][0], first, a, b, queries=args.queries, k=args.report_depth, width=width))
         return 0
     folder = args.output_dir or os.path.join("data", "reports", f"diff-{_tag(a)}-vs-{_tag(b)}")
     paths = result.write(folder, plot=False, report=not args.no_report)

@@ -120,7 +120,7 @@ def _judged_stats(
         judged = judged.with_columns({num_rel(t): col(num_rel(t)).fill_null(0) for t in thresholds})
         stats = _add_lists(judged.groupby(S.QUERY_ID).agg(*[e.alias(n) for n, e in aggs.items()]))
     if any(m.family.reads_retrieved for m in measures):
-        retrieved = ranked.groupby(S.QUERY_ID).agg(col(S.RANK).count().alias(RETRIEVED))
+        retrieved = ranked.groupby(S.QUERY_ID).agg(col(S.RANK).count().cast("int64").alias(RETRIEVED))
         stats = retrieved if stats is None else retrieved.join(stats, on=S.QUERY_ID, how="left")
     return None if stats is None else materialize(stats)
 

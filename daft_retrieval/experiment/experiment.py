@@ -198,6 +198,7 @@ class Experiment:
     def check(self) -> list[str]:
         """Every setting checked before any work (labels, baselines, measures, each system's model settings)."""
         from daft_retrieval.evaluation import parse_measures
+        from daft_retrieval.report.views import check_report_options
 
         if not self.systems:
             raise DataError("an experiment needs at least one system")
@@ -208,11 +209,7 @@ class Experiment:
             if baseline not in labels:
                 raise DataError(f"--baseline {baseline!r} is not a system; the systems: {', '.join(labels)}")
         parse_measures(list(self.measures))
-        if self.report_depth < 1 or self.snippet < 0:
-            raise DataError(
-                f"the report shows the top report_depth >= 1 ({self.report_depth}) with snippets of >= 0 characters "
-                f"({self.snippet})"
-            )
+        check_report_options(self.report_depth, self.snippet)
         for spec in self.systems:
             check_system(spec)
         return labels

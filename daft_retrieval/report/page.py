@@ -17,6 +17,7 @@ import math
 import os
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
@@ -33,11 +34,10 @@ def _number(value):
 
 
 def _rows(table: pa.Table | None, dataset: str) -> dict[str, list]:
-    if table is None or not table.num_rows:
-        return {name: [] for name in (table.column_names if table is not None else [])}
-    columns = table.to_pydict()
-    keep = [i for i, d in enumerate(columns[DATASET]) if d == dataset]
-    return {name: [values[i] for i in keep] for name, values in columns.items()}
+    """The columns of ``table``'s rows of ``dataset`` as lists (none without a table)."""
+    if table is None:
+        return {}
+    return table.filter(pc.equal(table.column(DATASET), dataset)).to_pydict()
 
 
 def _dataset(name: str, body: dict, per_query: pa.Table, rankings: pa.Table | None, texts: pa.Table | None) -> dict:
@@ -112,8 +112,8 @@ def page_data(
 def write_report(folder: str, *, title: str = "") -> str:
     """Write ``report.html`` into ``folder`` from the comparison written there (replaced atomically); its path.
 
-    Without ``rankings.parquet`` / ``texts.parquet`` (a comparison written before them) the page still shows the
-    tables, tests and per-query values, and says the rankings are missing."""
+    Without ``rankings.parquet`` / ``texts.parquet`` (a comparison written before them, or with ``--no-report``)
+    the page still shows the tables, tests and per-query values; a query's detail then has no lists."""
     import pyarrow.parquet as pq
 
     from daft_retrieval.outputs import write_bytes

@@ -24,7 +24,7 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.run import rank_run
 
-__all__ = ["JUDGED", "Shown", "shown_rankings"]
+__all__ = ["JUDGED", "Shown", "check_report_options", "shown_rankings"]
 
 JUDGED = "Judged@10"
 """The measure of judgement coverage the report shows beside every system (ir_measures' Judged@10)."""
@@ -42,6 +42,16 @@ class Shown(NamedTuple):
     rankings: pa.Table
     texts: pa.Table
     judged: dict[str, float]
+
+
+def check_report_options(depth: int, snippet: int) -> None:
+    """Raise a :class:`DataError` unless the report shows a top ``depth`` >= 1 with snippets of ``snippet`` >= 0
+    characters (checked before any work by the CLI and experiments)."""
+    if depth < 1 or snippet < 0:
+        raise DataError(
+            f"the report shows each system's top --report-depth >= 1 (not {depth}) with --snippet >= 0 characters "
+            f"(not {snippet})"
+        )
 
 
 def _cut(texts: pa.ChunkedArray | pa.Array, limit: int) -> pa.Array:
@@ -67,10 +77,7 @@ def shown_rankings(
     """
     from daft_retrieval.evaluation import evaluate
 
-    if k < 1:
-        raise DataError(f"the report's depth must be >= 1, not {k}")
-    if snippet < 0:
-        raise DataError(f"the report's snippet length must be >= 0 characters, not {snippet}")
+    check_report_options(k, snippet)
     judgements = qrels.select(S.QUERY_ID, S.DOC_ID, S.RELEVANCE)
     frames, judged = [], {}
     for name, run in runs.items():

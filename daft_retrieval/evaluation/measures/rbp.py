@@ -69,7 +69,7 @@ def residual(known: list[int], retrieved: int, p: float, k: int | None, weights:
 
 @daft.func.batch(return_dtype=DataType.float64())
 def _residual(known: daft.Series, retrieved: daft.Series, p: float, k: int | None) -> daft.Series:
-    lengths = [int(n) for n in retrieved.to_pylist()]  # a count (a float where a join filled it)
+    lengths = retrieved.to_pylist()
     deepest = max(lengths, default=0) if k is None else min(k, max(lengths, default=0))
     weights = _weights(p, deepest)
     values = [residual(u or [], n, p, k, weights) for u, n in zip(known.to_pylist(), lengths)]
