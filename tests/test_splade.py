@@ -75,3 +75,42 @@ def test_sparse_vectors_column():
     assert len(vectors) == 3
     terms = {v["term"]: v["weight"] for v in vectors[0]}
     assert "protein" in terms and all(w > 0 for w in terms.values())
+
+
+def test_chunked_pooling_gives_the_unchunked_weights_to_the_bit(demo):
+    """The masked-LM head applied a few tokens at a time (encode/splade_head.py) and max-pooled as it goes gives the
+    same weights as sentence-transformers' pooling over all logits at once, with many chunks per text."""
+    import torch
+    from sentence_transformers import SparseEncoder as STSparseEncoder
+    from sentence_transformers.sparse_encoder.modules import SpladePooling, Transformer
+
+    from daft_retrieval.encode.splade_head import chunked_splade
+
+    path = resolve_sparse_model("splade-tiny")
+    texts = [t or "" for t in demo[0].select(document_text().alias("t")).to_pydict()["t"][:24]]
+    texts.append(" ".join(texts))  # one text of max_seq_length tokens
+    plain = STSparseEncoder(modules=[Transformer(path, transformer_task="fill-mask"), SpladePooling("max")])
+    chunked = chunked_splade(
+        STSparseEncoder(modules=[Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]), 96
+    )
+    assert type(chunked[1]).__name__ == "ChunkedSpladePooling"
+    assert not hasattr(chunked[0].auto_model.cls, "predictions")  # the head moved out of the transformer
+    kwargs = {"batch_size": 8, "convert_to_tensor": True, "show_progress_bar": False}
+    want, got = (m.encode_document(texts, **kwargs) for m in (plain, chunked))
+    want, got = (v.to_dense() if v.is_sparse else v for v in (want, got))
+    assert want.shape == got.shape == (len(texts), 30522)
+    assert torch.equal(want, got)
+    assert (got > 0).sum(dim=1).min() > 0  # every text has weights
+
+
+def test_chunked_pooling_leaves_other_models_to_sentence_transformers():
+    """A model of another shape (sum pooling) keeps sentence-transformers' pooling, told to go in chunks."""
+    from sentence_transformers import SparseEncoder as STSparseEncoder
+    from sentence_transformers.sparse_encoder.modules import SpladePooling, Transformer
+
+    from daft_retrieval.encode.splade_head import chunked_splade
+
+    path = resolve_sparse_model("splade-tiny")
+    model = STSparseEncoder(modules=[Transformer(path, transformer_task="fill-mask"), SpladePooling("sum")])
+    assert chunked_splade(model)[1] is model[1] and model[1].chunk_size == 32
+    assert hasattr(model[0].auto_model.cls, "predictions")

