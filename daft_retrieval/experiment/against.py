@@ -29,7 +29,7 @@ def exact_counterpart(spec: System) -> Retrieve | None:
     """The exact-index spec of a retriever with an approximate index (None for every other system)."""
     if not isinstance(spec, Retrieve) or spec.index == "exact":
         return None
-    return dataclasses.replace(spec, index="exact", name=None, index_dir=None)
+    return dataclasses.replace(spec, index="exact", name=None, index_dir=None, qdrant_url=None)
 
 
 def against_exact(approx: daft.DataFrame, exact: daft.DataFrame, values: dict, exact_values: dict) -> dict:

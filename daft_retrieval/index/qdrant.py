@@ -133,7 +133,7 @@ def _client(url: str | None, folder: str | None, timeout: int = 30) -> Any:
     qdrant_client = import_qdrant()
     if url is None:
         return qdrant_client.QdrantClient(path=folder)
-    client = qdrant_client.QdrantClient(url=url, timeout=timeout)
+    client = qdrant_client.QdrantClient(url=url, timeout=timeout, check_compatibility=False)  # asked below
     try:
         client.get_collections()
     except Exception as exc:  # the client raises httpx / its own errors for a refused or failed connection
