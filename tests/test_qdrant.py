@@ -174,3 +174,20 @@ def test_cli_eval_with_qdrant_reports_overlap_one_and_no_delta(demo, retriever, 
     argv = ["-q", "eval", "--dataset", DEMO, "--retriever", retriever, "--cache", demo[1].root, "--k", "10"]
     out = cli_json([*argv, "--index", "qdrant", "-m", "nDCG@10", "--json"], capsys)
     assert out["Overlap@10"] == 1.0 and out["delta_to_exact"] == {"nDCG@10": 0.0}
+
+
+def test_sparse_scores_are_the_arithmetic_and_the_name_ignores_the_row_order(tmp_path):
+    from daft_retrieval.index.qdrant import build_qdrant_sparse_index
+
+    docs = ["a", "a", "b", "b", "c"]
+    terms = ["x", "y", "x", "z", "z"]
+    values = [1.0, 2.0, 0.5, 4.0, 3.0]
+    rows = daft.from_pydict({S.DOC_ID: docs, S.TERM: terms, S.VALUE: values})
+    one = build_qdrant_sparse_index(rows, str(tmp_path / "one"))
+    shuffled = daft.from_pydict({S.DOC_ID: docs[::-1], S.TERM: terms[::-1], S.VALUE: values[::-1]})
+    two = build_qdrant_sparse_index(shuffled, str(tmp_path / "two"))
+    assert one.collection == two.collection and one.count == 3 and one.dim == 3
+    query = daft.from_pydict({S.QUERY_ID: ["q", "q"], S.TERM: ["x", "z"], S.VALUE: [2.0, 1.0]})
+    got = search_qdrant_sparse(one, query, k=3).sort(S.RANK).to_pydict()
+    # a: 2*1.0 = 2.0; b: 2*0.5 + 1*4.0 = 5.0; c: 1*3.0 = 3.0
+    assert list(zip(got[S.DOC_ID], got[S.SCORE])) == [("b", 5.0), ("c", 3.0), ("a", 2.0)]

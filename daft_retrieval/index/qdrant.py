@@ -5,7 +5,8 @@ candidates (its embedded local mode searches exhaustively: it always does).
 * Where: embedded local mode by default (``QdrantClient(path=<index dir>/qdrant)``: no server; its storage is one
   process's at a time), or a Qdrant server at ``url``. The collection is named from the index's fingerprint (the
   kind of vector, the encoder, and an order-free digest of every ``doc_id`` and vector), so the same corpus and
-  model name the same collection on a server, which is then reused when it holds every point.
+  model name the same collection on a server, which is then reused when it holds every point. On Ray (searchers in
+  several processes) use a server: local mode's storage is locked by the first process that opens it.
 * Build: the Parquet shards are written first (the exact index's for dense vectors, ``doc_id, term_ids, values``
   for sparse ones, with ``vocabulary.parquet``: term -> id in sorted term order, as the postings number terms),
   then streamed through Daft (``to_arrow_iter``) and upserted in batches of ``batch_size`` from the driver: one
@@ -180,8 +181,10 @@ def _rows(files: list[str]) -> Iterator[pa.RecordBatch]:
 def _points(batch: pa.RecordBatch, vector: str, dim: int, metric: str) -> tuple[list[str], list]:
     """(doc ids, vectors) of a batch: unit float32 rows for cosine, (term ids, values) for sparse."""
     ids = batch.column(S.DOC_ID).to_pylist()
-    if vector == SPARSE:
-        return ids, list(zip(batch.column(TERM_IDS).to_pylist(), batch.column(VALUES).to_pylist()))
+    if vector == SPARSE:  # each document's terms in term id order (list_agg's order depends on the partitioning)
+        terms, values = batch.column(TERM_IDS).to_pylist(), batch.column(VALUES).to_pylist()
+        pairs = (sorted(zip(t, v)) for t, v in zip(terms, values))
+        return ids, [([t for t, _ in p], [v for _, v in p]) for p in pairs]
     matrix = to_matrix(batch.column(S.EMBEDDING), dim)
     if metric == "cosine":  # the exact index's float32 arithmetic (VectorSearcher)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
