@@ -235,3 +235,62 @@ def test_cli_eval_with_a_faiss_index_reports_overlap_and_the_delta_to_exact(demo
     from daft_retrieval.experiment import Retrieve
 
     assert Retrieve(retriever="bm25", index="faiss:Flat").index == "exact"  # --index is the dense retriever's
+
+
+def test_compare_reports_overlap_and_the_delta_to_exact_of_approximate_systems_only(demo, tmp_path, capsys):
+    from daft_retrieval.experiment import RunStore
+    from daft_retrieval.load import read_run
+    from tests.conftest import cli
+
+    systems = [
+        {"retriever": "dense", "name": "exact"},
+        {"retriever": "dense", "name": "ivf", "index": "faiss:IVF16,PQ8x4", "nprobe-faiss": 2},
+    ]
+    (tmp_path / "experiment.json").write_text(json.dumps({"systems": systems}))
+    runs_dir, report = tmp_path / "runs", tmp_path / "report"
+    argv = ["compare", "--experiment", tmp_path / "experiment.json", "--dataset", ROOT / "data" / "demo"]
+    argv += ["--cache", demo[1].root, "--runs-dir", runs_dir, "-m", "nDCG@10", "R@100", "--trials", "200"]
+    status, out, err = cli([*argv, "--no-plot", "--json", "--output-dir", report], capsys)
+    assert status == 0, err
+    body = json.loads(out.strip().splitlines()[-1])["datasets"]["demo"]
+    assert list(body["against_exact"]) == ["ivf"]  # the exact system: no entry at all
+    ivf = body["against_exact"]["ivf"]
+    steps = json.loads((report / "comparison.json").read_text())["provenance"]["datasets"]["demo"]
+    assert steps["systems"]["ivf"]["exact"] == {"key": steps["systems"]["exact"]["key"], "from": "shared"}
+    store = RunStore(str(runs_dir))
+    saved = {n: read_run(store.path(steps["systems"][n]["key"], steps["fingerprint"])) for n in ("exact", "ivf")}
+    assert ivf["Overlap@10"] == overlap(saved["ivf"], saved["exact"], k=10).aggregate["Overlap@10"]
+    assert 0.0 <= ivf["Overlap@10"] < 1.0
+    table = body["table"]
+    assert ivf["delta_to_exact"] == {m: table["ivf"][m] - table["exact"][m] for m in ("nDCG@10", "R@100")}
+    lines = (report / "comparison.md").read_text().splitlines()
+    assert "| system | nDCG@10 | R@100 | Overlap@10 | Δ nDCG@10 to exact |" in lines
+    exact_row = next(x for x in lines if x.startswith("| exact |"))
+    assert exact_row.endswith("|  |  |")  # nothing shown for the exact system
+    ivf_row = next(x for x in lines if x.startswith("| ivf |"))
+    assert f"| {ivf['Overlap@10']:.4f} | {ivf['delta_to_exact']['nDCG@10']:+.4f} |" in ivf_row
+    import pyarrow.parquet as pq
+
+    from daft_retrieval.report.page import page_data
+
+    written = json.loads((report / "comparison.json").read_text())
+    page = page_data(written, pq.read_table(report / "per_query.parquet"))  # what report.html embeds
+    assert page["datasets"][0]["against_exact"] == {"ivf": ivf}
+
+
+def test_an_experiment_computes_the_exact_counterpart_once_when_it_is_not_a_system(demo):
+    import daft_retrieval as dr
+
+    ds, cache, exact = demo
+    spec = dr.Retrieve(retriever="dense", index="faiss:HNSW32", k=10)
+    result = dr.Experiment([spec], [ds], ["nDCG@10"], cache=cache, trials=50).run()
+    comparison = result.comparisons["demo"]
+    label = "dense-all-MiniLM-L6-v2-faiss:HNSW32"
+    entry = comparison.against_exact[label]
+    approx = dense_search(ds.corpus, ds.queries, k=10, cache=cache, index="faiss:HNSW32")
+    assert entry["Overlap@10"] == overlap(approx, exact).aggregate["Overlap@10"]
+    assert entry["delta_to_exact"]["nDCG@10"] == pytest.approx(
+        comparison.table[label]["nDCG@10"] - dr.evaluate(exact, ds.qrels, ["nDCG@10"]).aggregate["nDCG@10"], abs=0
+    )
+    assert result.provenance["datasets"]["demo"]["systems"][label]["exact"]["from"] == "computed"
+    assert set(result.to_json()["datasets"]["demo"]["against_exact"]) == {label}

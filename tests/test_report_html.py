@@ -296,3 +296,24 @@ def test_missing_chromium_skips_or_fails_on_ci(monkeypatch, ci):
     expected = pytest.fail.Exception if ci else pytest.skip.Exception
     with pytest.raises(expected, match="chromium not found"):
         browser.chromium_paths()
+
+
+def test_overlap_and_the_delta_to_exact_show_only_for_approximate_systems(driver, tmp_path):
+    data = sample_report(10)
+    ds = data["datasets"][0]
+    approx = ds["systems"][1]
+    ds["against_exact"] = {approx: {"Overlap@10": 0.75, "delta_to_exact": {ds["measures"][0]: -0.0125}}}
+    path = tmp_path / "approx.html"
+    path.write_text(render_html(data), encoding="utf-8")
+    load(driver, path)
+    head = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#summary thead th")]
+    assert head[-2:] == ["Overlap@10", f"Δ {ds['measures'][0]} to exact"]
+    for tr in driver.find_elements(By.CSS_SELECTOR, "#summary tbody tr"):
+        system = tr.find_element(By.CSS_SELECTOR, "th").text
+        cells = [td.text for td in tr.find_elements(By.CSS_SELECTOR, "td.exact")]
+        assert cells == (["0.7500", "-0.0125"] if system == approx else ["", ""])  # exact systems: nothing
+    assert driver.get_log("browser") == []
+    del ds["against_exact"]  # no approximate system: no such columns
+    path.write_text(render_html(data), encoding="utf-8")
+    load(driver, path)
+    assert "Overlap@10" not in driver.find_element(By.ID, "summary").text

@@ -229,21 +229,18 @@ def search_cmd(args: argparse.Namespace) -> int:
 def _against_exact(args, dataset, runs: dict, specs: dict, results: dict, measures: list, options: dict) -> dict:
     """For each dense run of an approximate (FAISS) index: the exact search once more (its embeddings come from
     the cache), ``{name: {"Overlap@10": ..., "delta_to_exact": {measure: approx - exact}}}``."""
-    from daft_retrieval.evaluation import evaluate, overlap
-    from daft_retrieval.experiment import Retrieve
+    from daft_retrieval.evaluation import evaluate
+    from daft_retrieval.experiment.against import against_exact, exact_counterpart
     from daft_retrieval.experiment.stages import run_system
 
     out: dict = {}
     for name, (spec, _) in specs.items():
-        if not isinstance(spec, Retrieve) or spec.index == "exact":
+        exact_spec = exact_counterpart(spec)
+        if exact_spec is None:
             continue
-        exact_spec = dataclasses.replace(spec, index="exact", name=None, index_dir=None)
         exact = _finished(materialize(run_system(exact_spec, dataset, {}, _cache(args))))
         reference = evaluate(exact, dataset.qrels, measures, **options).aggregate
-        out[name] = {
-            "Overlap@10": overlap(runs[name], exact, k=10).aggregate["Overlap@10"],
-            "delta_to_exact": {m: results[name].aggregate[m] - reference[m] for m in reference},
-        }
+        out[name] = against_exact(runs[name], exact, results[name].aggregate, reference)
     return out
 
 

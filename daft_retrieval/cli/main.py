@@ -184,9 +184,17 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument(
         "--index",
         default="exact",
-        metavar="exact|faiss:FACTORY",
+        metavar="exact|faiss:FACTORY|qdrant",
         help="dense: exact (brute force, default) or an approximate FAISS index, e.g. faiss:HNSW32, faiss:IVF1024,PQ32 "
-        "(needs pip install 'daft-retrieval[faiss]'); eval then also reports Overlap@10 and the delta to exact",
+        "(needs pip install 'daft-retrieval[faiss]'); dense and splade: qdrant, a Qdrant collection (embedded "
+        "local mode, or --qdrant-url; needs pip install 'daft-retrieval[qdrant]'); eval and compare then also "
+        "report Overlap@10 and the delta to exact",
+    )
+    p.add_argument(
+        "--qdrant-url",
+        default=None,
+        metavar="URL",
+        help="--index qdrant: a Qdrant server, e.g. http://localhost:6333 (default: embedded local mode, no server)",
     )
     p.add_argument("--ef-search", type=int, default=64, help="dense faiss:HNSW*: efSearch (default 64)")
     p.add_argument("--nprobe-faiss", type=int, default=8, help="dense faiss:IVF*: lists probed (default 8)")

@@ -30,6 +30,7 @@ from typing import Any
 import daft
 
 from daft_retrieval.errors import DataError
+from daft_retrieval.experiment.against import against_exact, exact_counterpart
 from daft_retrieval.experiment.spec import System, spec_key
 from daft_retrieval.experiment.stages import check_system, labels, run_provenance, run_system, sources
 from daft_retrieval.progress import QUIET
@@ -55,6 +56,8 @@ class ExperimentResult:
         datasets = {}
         for name, comparison in self.comparisons.items():
             body = {"table": comparison.table, "tests": comparison.tests, "baselines": comparison.baselines}
+            if comparison.against_exact:  # approximate systems only: an exact one has no entry
+                body["against_exact"] = comparison.against_exact
             if name in self.shown:
                 body["judged"] = self.shown[name].judged  # Judged@10 per system: how far to trust the table
             datasets[name] = {**body, "tukey": comparison.tukey} if comparison.tukey else body
@@ -227,9 +230,9 @@ class Experiment:
             if dataset.name in comparisons:
                 raise DataError(f"two datasets are named {dataset.name!r}; give folders with distinct names")
             loaded = time.perf_counter() - started
-            runs, steps = self._run_dataset(dataset, labels)
+            runs, exacts, steps = self._run_dataset(dataset, labels)
             started = time.perf_counter()
-            comparisons[dataset.name] = compare(
+            comparison = comparisons[dataset.name] = compare(
                 runs,
                 dataset.qrels,
                 list(self.measures),
@@ -241,6 +244,7 @@ class Experiment:
                 tukey=self.tukey,
                 interval=self.interval,
             )
+            comparison.against_exact = self._against_exact(runs, exacts, comparison.table, dataset.qrels)
             shown[dataset.name] = shown_rankings(
                 runs, dataset.qrels, dataset, k=self.report_depth, snippet=self.snippet
             )
@@ -253,14 +257,14 @@ class Experiment:
 
         return given if isinstance(given, Dataset) else load_beir(str(given), **self.load)
 
-    def _run_dataset(self, dataset, labels: list[str]) -> tuple[dict, dict]:
-        """Every system's run on ``dataset`` (each distinct content key computed once) and where each came from."""
+    def _run_dataset(self, dataset, labels: list[str]) -> tuple[dict, dict, dict]:
+        """Every system's run on ``dataset`` (each distinct content key computed once), the exact counterpart's
+        run of each approximate one, and where each came from."""
         from daft_retrieval.experiment.fingerprint import dataset_fingerprint
-        from daft_retrieval.progress import finish_all
-        from daft_retrieval.runner import materialize
 
         fingerprint = dataset_fingerprint(dataset)
         runs: dict[str, daft.DataFrame] = {}
+        exacts: dict[str, daft.DataFrame] = {}  # approximate system -> the run of its exact counterpart
         keys: dict[str, str] = {}
         done: dict[str, daft.DataFrame] = {}
         steps: dict[str, Any] = {"fingerprint": fingerprint, "systems": {}}
@@ -269,13 +273,7 @@ class Experiment:
             key = spec_key(spec, [keys[n] for n in read])
             started, origin, before = time.perf_counter(), "shared", _cache_counts(self.cache)
             if key not in done:
-                saved = self.runs.load(key, fingerprint) if self.runs is not None else None
-                origin = "saved" if saved is not None else "computed"
-                if saved is None:
-                    run = materialize(run_system(spec, dataset, runs, self.cache))
-                    finish_all()
-                    saved = self._save(run, spec, key, fingerprint, dataset.name, time.perf_counter() - started)
-                done[key] = saved
+                done[key], origin = self._obtain(spec, key, dataset, runs, fingerprint)
             runs[label], keys[label] = done[key], key
             seconds = round(time.perf_counter() - started, 3)
             step = {"kind": type(spec).__name__, "key": key, "from": origin, "seconds": seconds}
@@ -285,7 +283,42 @@ class Experiment:
             steps["systems"][label] = step
             if os.environ.get(QUIET) != "0":
                 print(f"{dataset.name}: {label} ({origin})", file=sys.stderr)
-        return runs, steps
+        for spec, label in zip(self.systems, labels):
+            exact = exact_counterpart(spec)
+            if exact is None:
+                continue
+            key = spec_key(exact)  # the exact system's key: computed once, shared with it when it runs too
+            origin = "shared"
+            if key not in done:
+                done[key], origin = self._obtain(exact, key, dataset, {}, fingerprint)
+            exacts[label] = done[key]
+            steps["systems"][label]["exact"] = {"key": key, "from": origin}
+        return runs, exacts, steps
+
+    def _obtain(self, spec: System, key: str, dataset, runs: dict, fingerprint: str) -> tuple[daft.DataFrame, str]:
+        """The run of ``spec`` (content ``key``): read from the store when saved there, else computed (and saved);
+        and where it came from ("saved" or "computed")."""
+        from daft_retrieval.progress import finish_all
+        from daft_retrieval.runner import materialize
+
+        saved = self.runs.load(key, fingerprint) if self.runs is not None else None
+        if saved is not None:
+            return saved, "saved"
+        started = time.perf_counter()
+        run = materialize(run_system(spec, dataset, runs, self.cache))
+        finish_all()
+        return self._save(run, spec, key, fingerprint, dataset.name, time.perf_counter() - started), "computed"
+
+    def _against_exact(self, runs: dict, exacts: dict, table: dict, qrels) -> dict:
+        """Overlap@10 and the delta of each measure to exact of every approximate system (the exact run evaluated
+        as the table's runs are, over the same ``queries``)."""
+        from daft_retrieval.evaluation import evaluate
+
+        out = {}
+        for label, exact in exacts.items():
+            reference = evaluate(exact, qrels, list(self.measures), queries=self.queries).aggregate
+            out[label] = against_exact(runs[label], exact, table[label], reference)
+        return out
 
     def _made(self, spec: System, key: str, fingerprint: str, dataset: str) -> dict:
         """The system's spec and model (weights digest, dtype; or BM25's tokenizer) as its saved run records them

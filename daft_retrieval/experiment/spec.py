@@ -62,9 +62,11 @@ class Retrieve:
     index: str = _opt("str", "exact")
     ef_search: int = _opt("int", 64, least=1)
     nprobe_faiss: int = _opt("int", 8, least=1)
+    qdrant_url: str | None = _opt("str")
 
     def __post_init__(self) -> None:
-        if self.retriever != "dense":  # --index is the dense retriever's: the others search their own indexes
+        # --index is the dense retriever's (and SPLADE's, for qdrant): the others search their own indexes
+        if self.retriever != "dense" and not (self.retriever == "splade" and self.index == "qdrant"):
             object.__setattr__(self, "index", "exact")
         info = R.RETRIEVERS.entry(self.retriever).info
         if "default_model" not in info:
@@ -81,8 +83,13 @@ class Retrieve:
         return label if self.index == "exact" else f"{label}-{self.index}"
 
     def index_options(self) -> dict | None:
-        """The FAISS search options of :func:`daft_retrieval.dense_search` (None for the exact index)."""
-        return None if self.index == "exact" else {"ef_search": self.ef_search, "nprobe": self.nprobe_faiss}
+        """The index options of :func:`daft_retrieval.dense_search` (FAISS's search settings, Qdrant's server;
+        None for the exact index)."""
+        if self.index == "exact":
+            return None
+        if self.index == "qdrant":
+            return {"url": self.qdrant_url}
+        return {"ef_search": self.ef_search, "nprobe": self.nprobe_faiss}
 
 
 @dataclass(frozen=True)
@@ -240,14 +247,18 @@ def system_from_mapping(entry: Any, where: str, defaults: Mapping[str, Any] | No
 
 
 def spec_key(spec: System, sources: list[str] = ()) -> str:
-    """The content key of what ``spec`` computes: its fields but ``name`` and ``index_dir`` (which change no
-    number), with the systems it reads (``sources``: their keys, in order) in place of their names; 16 hex digits.
+    """The content key of what ``spec`` computes: its fields but ``name``, ``index_dir`` and ``qdrant_url`` (which
+    change no number), with the systems it reads (``sources``: their keys, in order) in place of their names; 16
+    hex digits.
 
     >>> spec_key(Retrieve(retriever="bm25", name="a")) == spec_key(Retrieve(retriever="bm25", name="b"))
     True
     """
-    fields = {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("name", "index_dir", "runs", "of")}
+    where = ("name", "index_dir", "qdrant_url", "runs", "of")  # where the work is done changes no number
+    fields = {k: v for k, v in dataclasses.asdict(spec).items() if k not in where}
     if fields.get("index") == "exact":  # the exact index's key is what it was before FAISS came
         fields = {k: v for k, v in fields.items() if k not in ("index", "ef_search", "nprobe_faiss")}
+    elif fields.get("index") == "qdrant":  # FAISS's settings do not apply
+        fields = {k: v for k, v in fields.items() if k not in ("ef_search", "nprobe_faiss")}
     body = {"kind": type(spec).__name__, **fields, "sources": list(sources)}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

@@ -51,11 +51,17 @@ def check_system(spec: System) -> None:
         check_bm25(spec.k1, spec.b, spec.bm25_variant)
     elif isinstance(spec, Retrieve):
         descriptor(spec.retriever, spec.model, spec)
-        if spec.index != "exact":
-            from daft_retrieval.index.faiss import FaissOptions, parse_index
+        from daft_retrieval.index.kind import index_kind
 
-            parse_index(spec.index)
+        kind = index_kind(spec.index, retriever=spec.retriever)
+        if kind == "faiss":
+            from daft_retrieval.index.faiss import FaissOptions
+
             FaissOptions.of(spec.index_options())
+        elif kind == "qdrant":
+            from daft_retrieval.index.qdrant import QdrantOptions, check_server
+
+            check_server(QdrantOptions.of(spec.index_options()).url)  # a server that does not answer: before any work
     elif isinstance(spec, Rerank):
         descriptor(spec.reranker, spec.rerank, spec)
 
@@ -126,6 +132,9 @@ def run_system(
     if spec.retriever == "splade":
         from daft_retrieval.retrieve.splade import splade_search
 
+        if spec.index == "qdrant":
+            options = {"index": "qdrant", "index_dir": spec.index_dir, "index_options": spec.index_options()}
+            return splade_search(corpus, queries, model=model, k=spec.k, cache=cache, **options)
         return splade_search(corpus, queries, model=model, k=spec.k, cache=cache)
     if spec.retriever == "late":
         from daft_retrieval.retrieve.late import late_search

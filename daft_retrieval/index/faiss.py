@@ -53,7 +53,9 @@ __all__ = [
     "write_faiss_files",
 ]
 
-INDEX_FORMS = "'exact' or 'faiss:FACTORY' (e.g. 'faiss:Flat', 'faiss:HNSW32', 'faiss:IVF64,Flat', 'faiss:IVF64,PQ16')"
+INDEX_FORMS = (
+    "'exact' or 'faiss:FACTORY' (e.g. 'faiss:Flat', 'faiss:HNSW32', 'faiss:IVF64,Flat', 'faiss:IVF64,PQ16') or 'qdrant'"
+)
 _PROBE_DIMS = (384, 768, 1024, 1536)  # a factory is accepted early if FAISS can build it at one common dimension
 
 

@@ -46,6 +46,8 @@ class Comparison:
     dataset: str = ""
     baselines: list[str] = field(default_factory=list)
     tukey: list[dict] = field(default_factory=list)
+    # approximate system -> {"Overlap@10": ..., "delta_to_exact": {measure: ...}} (experiment.against_exact)
+    against_exact: dict[str, dict] = field(default_factory=dict)
 
     @property
     def baseline(self) -> str:
@@ -60,10 +62,12 @@ class Comparison:
             for t in self.tests
             if t["baseline"] == self.baseline and t["p_t_test"] < alpha and t["p_randomization"] < alpha
         }
+        extra = _exact_header(self.against_exact, measures[0])
         lines = [f"# {self.dataset} comparison" if self.dataset else "# Comparison", ""]
-        lines += ["| system | " + " | ".join(measures) + " |", "|---" * (len(measures) + 1) + "|"]
+        lines += ["| system | " + " | ".join(measures + extra) + " |", "|---" * (len(measures) + len(extra) + 1) + "|"]
         for system, values in self.table.items():
             cells = [f"{values[m]:.4f}{marks.get((system, m), '')}" for m in measures]
+            cells += _exact_cells(self.against_exact.get(system), measures[0]) if extra else []
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
         lines += [
             "",
@@ -97,7 +101,8 @@ class Comparison:
     def to_json(self) -> dict:
         """The report as strict JSON values: a NaN (no p-value over fewer than 2 queries) becomes ``null``."""
         body = {"dataset": self.dataset, "baselines": self.baselines, "table": self.table, "tests": self.tests}
-        return _strict({**body, "tukey": self.tukey} if self.tukey else body)
+        body = {**body, "tukey": self.tukey} if self.tukey else body
+        return _strict({**body, "against_exact": self.against_exact} if self.against_exact else body)
 
     def plot(self, path: str) -> None:
         """A PNG: means per measure and system (grouped bars), and the per-query differences to the baseline on
@@ -238,6 +243,18 @@ def compare(
             result.tukey.extend({"measure": measure, "a": a, "b": b, "p": p[(a, b)]} for a, b in pairs)
     result.tests.extend(t.to_dict() for t in correct(tests, correction))
     return result
+
+
+def _exact_header(against: dict, first: str) -> list[str]:
+    """The table's columns for approximate systems (none when every system is exact)."""
+    return ["Overlap@10", f"Δ {first} to exact"] if against else []
+
+
+def _exact_cells(entry: dict | None, first: str) -> list[str]:
+    """Overlap@10 and the first measure's delta to exact of one system; empty cells for an exact system."""
+    if entry is None:
+        return ["", ""]
+    return [f"{entry['Overlap@10']:.4f}", f"{entry['delta_to_exact'][first]:+.4f}"]
 
 
 def _strict(value):

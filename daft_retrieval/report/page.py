@@ -88,6 +88,7 @@ def _dataset(name: str, body: dict, per_query: pa.Table, rankings: pa.Table | No
         "table": body["table"],
         "tests": body.get("tests", []),
         "judged": body.get("judged", {}),
+        "against_exact": body.get("against_exact", {}),
         "k": k,
         "queries": queries,
         "query_text": [query_text[q] for q in queries],

@@ -103,8 +103,13 @@ function renderMean() {
 
 function renderSummary() {
   const ds = dataset();
+  // approximate systems only: Overlap@10 and the first measure's delta to exact (columns shown when any has them)
+  const against = ds.against_exact || {};
+  const approx = Object.keys(against).length > 0;
+  const deltaName = `Δ ${ds.measures[0]} to exact`;
   const head = el("tr", {}, el("th", { scope: "col" }, "System"),
-    ds.measures.map((m) => el("th", { scope: "col" }, m)), el("th", { scope: "col" }, "Judged@10"));
+    ds.measures.map((m) => el("th", { scope: "col" }, m)), el("th", { scope: "col" }, "Judged@10"),
+    approx ? [el("th", { scope: "col" }, "Overlap@10"), el("th", { scope: "col" }, deltaName)] : []);
   const rows = ds.systems.map((system) => {
     const cells = ds.measures.map((measure) => {
       const value = (ds.table[system] || {})[measure];
@@ -120,10 +125,19 @@ function renderSummary() {
     });
     const judged = (ds.judged || {})[system];
     return el("tr", { class: system === state.baseline ? "baseline" : null }, el("th", { scope: "row" }, system), cells,
-      numberCell(judged, { class: "num judged", "data-system": system, "data-measure": "Judged@10" }));
+      numberCell(judged, { class: "num judged", "data-system": system, "data-measure": "Judged@10" }),
+      approx ? exactCells(against[system], ds.measures[0]) : []);
   });
   $("summary").replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
   $("summary-note").textContent = `▲ / ▼: significantly better / worse than ${state.baseline} (corrected p < ${DATA.alpha}). Hover a cell for the test.`;
+}
+
+/** Overlap@10 and the delta to exact of an approximate system; empty cells (no value) for an exact one. */
+function exactCells(entry, first) {
+  if (!entry) return [el("td", { class: "num exact" }), el("td", { class: "num exact" })];
+  const delta = (entry.delta_to_exact || {})[first];
+  return [numberCell(entry["Overlap@10"], { class: "num exact", "data-overlap": "" }),
+    el("td", { class: "num exact", "data-value": isNum(delta) ? String(delta) : null, "data-delta": first }, fmtSigned(delta))];
 }
 
 function renderTests() {
