@@ -91,6 +91,8 @@ RAY_CRANFIELD = ["--retriever", "bm25", "--retriever", "dense", "--fuse", "rrf",
 RAY_DEMO = ["--dataset", str(ROOT / "data" / "demo"), "--max-seq-length", "64"]
 RAY_DEMO += ["--retriever", "splade", "--retriever", "late", "--fuse", "rrf"]
 RAY_DEMO += ["--rerank", "all-MiniLM-L6-v2", "--reranker", "bi", "--rerank-depth", "20"]
+RAY_FAISS = [*RAY_EVAL, "--dataset", str(ROOT / "data" / "demo"), "--max-seq-length", "64", "--retriever", "dense"]
+RAY_FAISS_INDEXES = {"hnsw": ["faiss:HNSW32"], "ivfpq": ["faiss:IVF16,PQ8x4", "--nprobe-faiss", "2"]}
 RAY_DIGEST_CUTS = (1, 4, 8)  # about 30 s a report on a 2-CPU local cluster
 
 
@@ -110,6 +112,10 @@ def ray_session(tmp_path_factory) -> dict:
         {"name": "digests", "digests": list(RAY_DIGEST_CUTS)},
         {"name": "cranfield", "cli": [*RAY_EVAL, "--dataset", str(cranfield), *RAY_CRANFIELD]},
         {"name": "demo", "cli": [*RAY_EVAL, *RAY_DEMO, "--cache", str(cache)]},
+        *(
+            {"name": f"faiss-{name}", "cli": [*RAY_FAISS, "--index", *index, "--cache", str(root / "faiss-cache")]}
+            for name, index in RAY_FAISS_INDEXES.items()
+        ),
     ]
     return {"cranfield": cranfield, "cache": cache, "results": ray_results(jobs)}
 

@@ -15,7 +15,17 @@ import json
 
 import pytest
 
-from tests.conftest import RAY_CRANFIELD, RAY_DEMO, RAY_EVAL, RAY_MEASURES, cli, cli_json, shared_dataset
+from tests.conftest import (
+    RAY_CRANFIELD,
+    RAY_DEMO,
+    RAY_EVAL,
+    RAY_FAISS,
+    RAY_FAISS_INDEXES,
+    RAY_MEASURES,
+    cli,
+    cli_json,
+    shared_dataset,
+)
 from tests.ray_session import ray_processes
 
 pytest.importorskip("ray", reason="the Ray runner needs the [ray] extra (pip install -e '.[ray]')")
@@ -64,3 +74,19 @@ def test_ray_runner_sparse_late_rerank_with_the_embedding_cache(ray_session, tmp
     assert entries["ray"] == entries["native"]
     # sparse, token and dense vectors, each for documents and queries
     assert sorted(role for _, role, _ in entries["native"]) == ["document"] * 3 + ["query"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(RAY_FAISS_INDEXES))
+def test_ray_runner_gives_the_native_numbers_of_approximate_indexes(ray_session, name, tmp_path, capsys):
+    """HNSW and IVF-PQ (FAISS) on the bundled demo: on Ray the same measures, Overlap@10 and delta to exact as on
+    the native runner (the training sample is chosen by doc-id hash, so the same on any runner)."""
+    pytest.importorskip("faiss", reason="approximate indexes need the [faiss] extra")
+    native = cli_json([*RAY_FAISS, "--index", *RAY_FAISS_INDEXES[name], "--cache", tmp_path], capsys)
+    on_ray = ray_session["results"][f"faiss-{name}"]
+    assert set(on_ray) == {*MEASURES, "Overlap@10", "delta_to_exact"}
+    for measure in MEASURES:
+        assert on_ray[measure] == pytest.approx(native[measure], abs=1e-9), measure
+    assert on_ray["Overlap@10"] == native["Overlap@10"]
+    assert on_ray["delta_to_exact"] == pytest.approx(native["delta_to_exact"], abs=1e-9)
+    assert 0 < native["Overlap@10"] <= 1
