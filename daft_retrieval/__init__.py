@@ -60,6 +60,8 @@ _EXPORTS = {
     "fuse": "daft_retrieval.fusion",
     "rerank": "daft_retrieval.reranking",
     "late_search": "daft_retrieval.retrieve.late",
+    "Chunking": "daft_retrieval.text.chunk",
+    "chunked_search": "daft_retrieval.retrieve.chunked",
     "TokenEncoder": "daft_retrieval.encode.tokens",
     "EmbeddingCache": "daft_retrieval.cache",
     "compare": "daft_retrieval.report.compare",

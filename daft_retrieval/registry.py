@@ -37,6 +37,7 @@ from daft_retrieval.errors import DataError
 
 __all__ = [
     "BM25_VARIANTS",
+    "CHUNK_AGGS",
     "CORRECTIONS",
     "FUSIONS",
     "MEASURES",
@@ -188,6 +189,12 @@ for _name, _help in (
     ("none", "the scores as they are"),
 ):
     NORMALIZATIONS.add(_name, "daft_retrieval.fusion.normalize:normalize", help=_help)
+
+CHUNK_AGGS = Registry("chunk aggregation", default="max")
+"""How a chunked document's score comes from its chunks' (``Chunking(agg=)``; Dai & Callan, SIGIR 2019)."""
+CHUNK_AGGS.add("max", "daft_retrieval.retrieve.chunked:chunked_search", help="MaxP: the best chunk's score")
+CHUNK_AGGS.add("first", "daft_retrieval.retrieve.chunked:chunked_search", help="FirstP: the first chunk's score")
+CHUNK_AGGS.add("sum", "daft_retrieval.retrieve.chunked:chunked_search", help="SumP: the sum of the chunks' scores")
 
 RERANKERS = Registry("reranker", default="cross")
 """How a rerank scores (``rerank(..., method=)``)."""

@@ -180,6 +180,23 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument("--fp16", action="store_true", help="half precision on CUDA")
     p.add_argument("--batch-size", type=int, default=32, help="encoder batch size (default 32)")
     p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens")
+    p.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="dense, splade, late: search windows of N of the model's tokens of each document (its title in each) "
+        "instead of its truncated start (default: whole documents)",
+    )
+    p.add_argument(
+        "--chunk-stride", type=int, default=None, metavar="S", help="a window every S tokens (default N: no overlap)"
+    )
+    p.add_argument(
+        "--chunk-agg",
+        choices=R.CHUNK_AGGS.names(),
+        default=R.CHUNK_AGGS.default,
+        help=f"a chunked document's score: {R.CHUNK_AGGS.describe()} (default {R.CHUNK_AGGS.default})",
+    )
     p.add_argument("--index-dir", default=None, help="keep the vector index here (default: a temporary folder)")
     p.add_argument(
         "--index",

@@ -27,10 +27,13 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from daft_retrieval import registry as R
 from daft_retrieval.errors import DataError
+
+if TYPE_CHECKING:
+    from daft_retrieval.text.chunk import Chunking
 
 __all__ = ["KINDS", "Fuse", "Rerank", "Retrieve", "System", "spec_key", "system_from_mapping"]
 
@@ -63,6 +66,9 @@ class Retrieve:
     ef_search: int = _opt("int", 64, least=1)
     nprobe_faiss: int = _opt("int", 8, least=1)
     qdrant_url: str | None = _opt("str")
+    chunk_tokens: int | None = _opt("int", least=1)
+    chunk_stride: int | None = _opt("int", least=1)
+    chunk_agg: str = _opt("choice", R.CHUNK_AGGS.default, choices=R.CHUNK_AGGS)
 
     def __post_init__(self) -> None:
         # --index is the dense retriever's (and SPLADE's, for qdrant): the others search their own indexes
@@ -71,6 +77,7 @@ class Retrieve:
         info = R.RETRIEVERS.entry(self.retriever).info
         if "default_model" not in info:
             object.__setattr__(self, "model", None)  # bm25: no model
+            object.__setattr__(self, "chunk_tokens", None)  # and whole documents (chunking is the encoders')
         elif self.model is None:
             object.__setattr__(self, "model", info["default_model"])
 
@@ -80,7 +87,17 @@ class Retrieve:
         if self.name:
             return self.name
         label = f"{self.retriever}-{os.path.basename(self.model.rstrip('/'))}" if self.model else self.retriever
+        chunking = self.chunking()
+        label = label if chunking is None else f"{label}-{chunking.label()}"
         return label if self.index == "exact" else f"{label}-{self.index}"
+
+    def chunking(self) -> Chunking | None:
+        """The :class:`~daft_retrieval.text.chunk.Chunking` of ``chunk_tokens`` (None: documents whole)."""
+        from daft_retrieval.text.chunk import Chunking
+
+        if self.chunk_tokens is None:
+            return None
+        return Chunking(self.chunk_tokens, self.chunk_stride, self.chunk_agg)
 
     def index_options(self) -> dict | None:
         """The index options of :func:`daft_retrieval.dense_search` (FAISS's search settings, Qdrant's server;
@@ -258,7 +275,9 @@ def spec_key(spec: System, sources: list[str] = ()) -> str:
     fields = {k: v for k, v in dataclasses.asdict(spec).items() if k not in where}
     if fields.get("index") == "exact":  # the exact index's key is what it was before FAISS came
         fields = {k: v for k, v in fields.items() if k not in ("index", "ef_search", "nprobe_faiss")}
-    elif fields.get("index") == "qdrant":  # FAISS's settings do not apply
+    if fields.get("chunk_tokens") is None:  # whole documents: the key is what it was before chunking came
+        fields = {k: v for k, v in fields.items() if k not in ("chunk_tokens", "chunk_stride", "chunk_agg")}
+    if fields.get("index") == "qdrant":  # FAISS's settings do not apply
         fields = {k: v for k, v in fields.items() if k not in ("ef_search", "nprobe_faiss")}
     body = {"kind": type(spec).__name__, **fields, "sources": list(sources)}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

@@ -43,6 +43,8 @@ def descriptor(kind: str, model: str, spec: Retrieve | Rerank) -> ModelConfig:
 def check_system(spec: System) -> None:
     """Make (and so check) the light settings of ``spec`` before any work: its model descriptor, BM25 parameters
     and tokenizer."""
+    if isinstance(spec, Retrieve):
+        spec.chunking()  # checks the chunk length, stride and aggregation
     if isinstance(spec, Retrieve) and spec.retriever == "bm25":
         from daft_retrieval.index.bm25 import _check as check_bm25
         from daft_retrieval.text.tokenize import Tokenizer
@@ -129,25 +131,45 @@ def run_system(
             corpus, queries, k=spec.k, tokenizer=tokenizer, k1=spec.k1, b=spec.b, variant=spec.bm25_variant
         )
     model = descriptor(spec.retriever, spec.model, spec)
+    chunking = spec.chunking()
+    if chunking is None:
+        return _retrieve(spec, model, corpus, queries, spec.k, cache)
+    from daft_retrieval.retrieve.chunked import chunked_search
+
+    def search(chunks: daft.DataFrame, depth: int) -> daft.DataFrame:
+        return _retrieve(spec, model, chunks, queries, depth, cache)
+
+    return chunked_search(search, corpus, chunking, model, k=spec.k)
+
+
+def _retrieve(
+    spec: Retrieve,
+    model: ModelConfig,
+    corpus: daft.DataFrame,
+    queries: daft.DataFrame,
+    k: int,
+    cache: EmbeddingCache | None,
+) -> daft.DataFrame:
+    """The top ``k`` of the dense, SPLADE or late retriever of ``spec`` over ``corpus``."""
     if spec.retriever == "splade":
         from daft_retrieval.retrieve.splade import splade_search
 
         if spec.index == "qdrant":
             options = {"index": "qdrant", "index_dir": spec.index_dir, "index_options": spec.index_options()}
-            return splade_search(corpus, queries, model=model, k=spec.k, cache=cache, **options)
-        return splade_search(corpus, queries, model=model, k=spec.k, cache=cache)
+            return splade_search(corpus, queries, model=model, k=k, cache=cache, **options)
+        return splade_search(corpus, queries, model=model, k=k, cache=cache)
     if spec.retriever == "late":
         from daft_retrieval.retrieve.late import late_search
 
         options = {"nprobe": spec.nprobe, "candidates": spec.candidates}
-        return late_search(corpus, queries, model=model, k=spec.k, cache=cache, **options)
+        return late_search(corpus, queries, model=model, k=k, cache=cache, **options)
     from daft_retrieval.retrieve.dense import dense_search
 
     return dense_search(
         corpus,
         queries,
         model=model,
-        k=spec.k,
+        k=k,
         index_dir=spec.index_dir,
         cache=cache,
         index=spec.index,
