@@ -49,6 +49,28 @@ def _inputs(args: argparse.Namespace):
     return corpus, ds.queries.join(judged, on=S.QUERY_ID, how="semi"), ds.qrels
 
 
+def encode_phase(args: argparse.Namespace) -> None:
+    """Encode the queries and the corpus into the cache (only what it lacks), in this process; print JSON stats."""
+    from daft import col
+
+    from daft_retrieval import schema as S
+    from daft_retrieval.cache.store import EmbeddingCache
+    from daft_retrieval.encode.column import encode
+    from daft_retrieval.encode.tokens import TokenConfig
+
+    corpus, queries, _ = _inputs(args)
+    cache = EmbeddingCache(args.cache_dir)
+    config = TokenConfig(model=args.model, max_seq_length=args.max_seq_length)
+    t = time.perf_counter()
+    encode(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache).count_rows()
+    encode(corpus, S.DOC_ID, S.document_text(), config, role="document", cache=cache).count_rows()
+    misses = sum(c["misses"] for c in cache.counts.values())
+    fp = config.fingerprint("document")[0]
+    stats = {"seconds": time.perf_counter() - t, "encoded": misses, "rss_gb": _rss_gb(), "fp": fp}
+    stats["cache_bytes"] = _folder_bytes(os.path.join(args.cache_dir, fp))
+    print("PHASE " + json.dumps(stats), flush=True)
+
+
 def phase(args: argparse.Namespace) -> None:
     """Build one index (``--phase-nbits``) and search it with every setting, in this process; print JSON stats."""
     from daft import col
@@ -88,6 +110,8 @@ def phase(args: argparse.Namespace) -> None:
 def _run_phase(args: argparse.Namespace, nbits: int, settings: str, out: str) -> dict:
     command = [sys.executable, os.path.abspath(__file__), *args.argv, "--phase-nbits", str(nbits)]
     command += ["--phase-settings", settings, "--out", out]
+    if nbits < 0:
+        command += ["--phase-encode"]
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("PHASE ")]
     if done.returncode != 0 or not lines:
@@ -109,11 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--phase-nbits", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--phase-settings", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--phase-encode", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cache_dir is None:
         from daft_retrieval.cache.store import default_cache_dir
 
         args.cache_dir = default_cache_dir()
+    if args.phase_encode:
+        return encode_phase(args)
     if args.phase_nbits is not None:
         return phase(args)
     args.argv = [a for a in (argv if argv is not None else sys.argv[1:])]
@@ -129,6 +156,11 @@ def report(args: argparse.Namespace) -> None:
 
     _, _, qrels = _inputs(args)
     with tempfile.TemporaryDirectory() as tmp:
+        enc = _run_phase(args, -1, "", tmp)
+        print(
+            f"encoding: {enc['encoded']:,} texts encoded (the rest from the cache) in {enc['seconds']:.0f} s, peak RSS "
+            f"{enc['rss_gb']:.2f} GB; document token cache {enc['cache_bytes'] / 2**20:,.0f} MiB (fp16)"
+        )
         phases = {0: _run_phase(args, 0, "0:1,4:1024", tmp)}  # brute force (the reference) and the default
         for nbits in (int(b) for b in args.nbits.split(",")):
             os.makedirs(os.path.join(tmp, str(nbits)))

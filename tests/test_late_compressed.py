@@ -115,6 +115,18 @@ def test_compressed_search_equals_decompress_then_maxsim(corpus, tmp_path):
                 assert {d for _, d, _ in got} == set(expected)
 
 
+def test_scoring_in_blocks_of_tokens_changes_no_score(corpus, tmp_path, monkeypatch):
+    from daft_retrieval.index import late
+
+    doc_ids, docs, query_ids, queries = corpus
+    index = build_late_index(_frame(S.DOC_ID, doc_ids, docs), str(tmp_path / "late"), dim=DIM, n_centroids=16)
+    query_frame = _frame(S.QUERY_ID, query_ids, queries)
+    whole = search_late_index(index, query_frame, 10, nprobe=0).sort([S.QUERY_ID, S.RANK]).to_pydict()
+    monkeypatch.setattr(late, "BLOCK_TOKENS", 7)  # many blocks, most of them one or two documents
+    blocks = search_late_index(index, query_frame, 10, nprobe=0).sort([S.QUERY_ID, S.RANK]).to_pydict()
+    assert blocks == whole
+
+
 def test_same_bits_in_one_and_three_partitions(corpus, tmp_path):
     doc_ids, docs, _, _ = corpus
     table = _frame(S.DOC_ID, doc_ids, docs).to_arrow()
@@ -181,3 +193,24 @@ def test_cli_refuses_bad_nbits(capsys, tmp_path):
     args = ["eval", "--retriever", "late", "--nbits", "3", "--dataset", str(tmp_path / "not-read")]
     assert main(args) == 2
     assert "--nbits must be 0" in capsys.readouterr().err
+
+
+def test_token_cache_stores_fp16_under_its_own_key():
+    import hashlib
+
+    from daft_retrieval.encode.dense import DenseConfig
+    from daft_retrieval.encode.tokens import TokenConfig, TokenEncoder
+
+    fp, meta = TokenConfig(max_seq_length=32).fingerprint("document")
+    assert meta["stored"] == "float16"
+    unstored = {k: v for k, v in meta.items() if k != "stored"}  # the key of the fp32 entries before
+    assert hashlib.sha256(json.dumps(unstored, sort_keys=True).encode()).hexdigest()[:16] != fp
+    assert "stored" not in DenseConfig(max_seq_length=32).fingerprint("document")[1]  # dense keys unchanged
+    encoder = TokenEncoder(TokenConfig(max_seq_length=32))  # nothing loads
+    values = np.random.default_rng(5).normal(size=(3, 8)).astype(np.float32)
+    frame = _frame(S.DOC_ID, ["a", "b", "c"], list(values[:, None, :]))
+    stored = frame.select(S.DOC_ID, encoder.stored(col(S.TOKENS)).alias(S.TOKENS))
+    assert stored.schema()[S.TOKENS].dtype == DataType.list(DataType.float16())
+    back = encoder.output(stored).sort(S.DOC_ID).to_pydict()[S.TOKENS]
+    np.testing.assert_array_equal(np.array(back, np.float32), values.astype(np.float16).astype(np.float32))
+    assert np.abs(np.array(back) - values).max() > 0  # fp16 rounding did happen

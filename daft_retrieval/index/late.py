@@ -58,6 +58,7 @@ CODES = "codes"
 RESIDUALS = "residuals"  # a document's packed residuals, flat list<uint8> of n_tokens x dim * nbits / 8
 LATE_NBITS = (0, *NBITS)  # 0: uncompressed fp32 token vectors
 DEFAULT_NBITS = 4
+BLOCK_TOKENS = 65_536  # token vectors scored at a time (65,536 x 384 fp32: 96 MiB)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,6 +284,18 @@ class LateSearcher:
         index = np.repeat(s.starts[docs] - starts[:-1], lengths) + np.arange(starts[-1])
         return starts, index
 
+    def _scores(self, query: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """MaxSim of ``query`` with each of ``docs``, in blocks of about :data:`BLOCK_TOKENS` token vectors (a
+        block's vectors are decompressed, scored and dropped: memory stays bounded whatever ``candidates``)."""
+        lengths = np.diff(self.shard.starts)[docs]
+        block = np.cumsum(lengths) // BLOCK_TOKENS
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(block)) + 1, [len(docs)]])
+        scores = np.zeros(len(docs))
+        for lo, hi in itertools.pairwise(cuts.tolist()):
+            token_starts, token_index = self._token_rows(docs[lo:hi])
+            scores[lo:hi] = maxsim_many(query, self.shard.vectors(token_index), token_starts)
+        return scores
+
     @daft.method.batch(return_dtype=HIT, batch_size=256)
     def top_k(self, queries: daft.Series) -> list:
         matrix, starts = unflatten(queries.to_arrow(), self.dim)
@@ -291,8 +304,7 @@ class LateSearcher:
             query = matrix[lo:hi]
             docs = self._candidates(query)
             docs = docs[np.diff(self.shard.starts)[docs] > 0]
-            token_starts, token_index = self._token_rows(docs)
-            scores = maxsim_many(query, self.shard.vectors(token_index), token_starts)
+            scores = self._scores(query, docs)
             k = min(self.k, len(docs))
             top = np.argpartition(-scores, k - 1)[:k] if 0 < k < len(docs) else np.arange(len(docs))
             out.append([{S.DOC_ID: d, S.SCORE: float(v)} for d, v in zip(self.shard.ids[docs[top]], scores[top])])
