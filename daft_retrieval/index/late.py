@@ -193,11 +193,11 @@ def open_late_index(path: str) -> LateIndex:
     return LateIndex.open(path)
 
 
-def _flat(column: pa.ChunkedArray) -> np.ndarray:
-    """The values of a list column, concatenated (every row's, in order)."""
+def _flat(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(the values of a list column, concatenated in row order; row starts, ``rows + 1``: none for a null row)."""
     array = column.combine_chunks()
     offsets = np.asarray(array.offsets, dtype=np.int64)
-    return array.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+    return array.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]], offsets - offsets[0]
 
 
 class _Shard:
@@ -209,14 +209,13 @@ class _Shard:
 
         table = pq.read_table(file)
         self.ids = np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object)
-        codes = _flat(table.column(CODES)).astype(np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(table.column(CODES).combine_chunks().value_lengths())])
-        self.starts = self.starts.astype(np.int64)
+        codes, self.starts = _flat(table.column(CODES))
+        codes = codes.astype(np.int64)
         self.codec = None if codec_file is None else ResidualCodec.load(codec_file)
         if self.codec is None:
             self.tokens, _ = unflatten(table.column(S.TOKENS), dim)
         else:
-            self.residuals = _flat(table.column(RESIDUALS)).reshape(len(codes), -1)
+            self.residuals = _flat(table.column(RESIDUALS))[0].reshape(len(codes), -1)
         del table
         self.codes = codes
         self.centroids = np.load(centroids_file)
