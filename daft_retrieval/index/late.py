@@ -137,6 +137,15 @@ def _sample_tokens(embedded: daft.DataFrame, dim: int, fraction: float, seed: in
     return unflatten(table.sort_by(S.DOC_ID).column(S.TOKENS), dim)[0]
 
 
+def _residuals(vectors: np.ndarray, centroids: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """``vectors - centroids[nearest]``, a block of rows at a time (no second full-size temporary)."""
+    codes = assign(vectors, centroids)
+    out = np.empty_like(vectors)
+    for start in range(0, len(vectors), block):
+        out[start : start + block] = vectors[start : start + block] - centroids[codes[start : start + block]]
+    return out
+
+
 def build_late_index(
     embedded: daft.DataFrame,
     path: str,
@@ -172,7 +181,7 @@ def build_late_index(
     n_centroids = n_centroids or default_centroids(n_tokens)
     sample = _sample_tokens(embedded, dim, sample_tokens / max(1, n_tokens), seed)
     centroids = kmeans(sample, n_centroids, seed=seed)
-    codec = ResidualCodec.train(sample - centroids[assign(sample, centroids)], nbits) if nbits else None
+    codec = ResidualCodec.train(_residuals(sample, centroids), nbits) if nbits else None
     del sample
     with atomic_directory(path, "late-interaction index") as tmp:
         np.save(os.path.join(tmp, S.CENTROIDS_FILE), centroids)

@@ -74,10 +74,11 @@ class ResidualCodec:
         if nbits not in NBITS:
             raise ValueError(f"nbits must be one of {NBITS}, not {nbits!r}")
         options = 2**nbits
-        x = np.asarray(residuals, dtype=np.float64)
-        cutoffs = np.quantile(x, np.arange(1, options) / options, axis=0).T
-        weights = np.quantile(x, (np.arange(options) + 0.5) / options, axis=0).T
-        return cls(nbits, cutoffs.astype(np.float32), weights.astype(np.float32))
+        levels = np.concatenate([np.arange(1, options) / options, (np.arange(options) + 0.5) / options])
+        x = np.asarray(residuals, dtype=np.float32)
+        # one dimension at a time: a copy of one column, not of the whole sample in float64
+        quantiles = np.stack([np.quantile(x[:, j], levels) for j in range(x.shape[1])]).astype(np.float32)
+        return cls(nbits, quantiles[:, : options - 1], quantiles[:, options - 1 :])
 
     @property
     def dim(self) -> int:
