@@ -11,6 +11,7 @@ and Overlap@10 with the reference.
 
     DAFT_ANALYTICS_ENABLED=0 python benchmarks/late_interaction.py [--docs 2000] [--dataset ../shared/datasets/scifact]
         [--max-seq-length 256] [--nbits 2,4] [--settings 1:256,2:512,4:1024,8:2048] [--cache-dir DIR]
+        [--centroids N] [--sample-tokens 262144]
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def phase(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     tokens = persist(encode(queries, S.QUERY_ID, col(S.TEXT), config, role="query", cache=cache))
     path = os.path.join(args.out, "index")
-    index = build_late_index_for(corpus, path, config, cache=cache, nbits=args.phase_nbits)
+    options = {"nbits": args.phase_nbits, "n_centroids": args.centroids, "sample_tokens": args.sample_tokens}
+    index = build_late_index_for(corpus, path, config, cache=cache, **options)
     stats = {"build_s": time.perf_counter() - t, "index_bytes": _folder_bytes(path), "rss_build_gb": _rss_gb()}
     stats.update(n_tokens=index.n_tokens, dim=index.dim, count=index.count, n_centroids=index.n_centroids)
     search_late_index(index, tokens.limit(1), args.k, nprobe=1, candidates=1).collect()  # load the shards once
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nbits", default="2,4", help="compressed indexes to measure (each 2 or 4)")
     parser.add_argument("--settings", default="1:256,2:512,4:1024,8:2048", help="nprobe:candidates, comma-separated")
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: the user's)")
+    parser.add_argument("--centroids", type=int, default=None, help="k-means centroids (default: PLAID's 16 sqrt(n))")
+    parser.add_argument("--sample-tokens", type=int, default=262_144, help="token vectors k-means is trained on")
     parser.add_argument("--phase-nbits", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--phase-settings", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -171,8 +175,9 @@ def report(args: argparse.Namespace) -> None:
         fp32_bytes = ref["n_tokens"] * ref["dim"] * 4
         print(
             f"{ref['count']:,} passages, {ref['n_tokens']:,} token vectors x {ref['dim']} "
-            f"(fp32 {fp32_bytes / 2**20:,.0f} MiB), {ref['n_centroids']:,} centroids, max_seq_length "
-            f"{args.max_seq_length}; reference: brute-force MaxSim over fp32, nDCG@10 {exact:.4f}\n"
+            f"(fp32 {fp32_bytes / 2**20:,.0f} MiB), {ref['n_centroids']:,} centroids (k-means over "
+            f"{args.sample_tokens:,} token vectors), max_seq_length {args.max_seq_length}; reference: brute-force "
+            f"MaxSim over fp32, nDCG@10 {exact:.4f}\n"
         )
         head = f"{'nbits':>5} {'nprobe:cand':>11} {'build s':>8} {'search s':>9} {'index MiB':>10} {'/fp32':>6}"
         print(head + f" {'peak RSS GB':>11} {'nDCG@10':>8} {'ref':>7} {'delta':>8} {'Overlap@10':>10}")
