@@ -1,8 +1,9 @@
 """Serve a text column's embeddings from the cache, encoding only the misses and committing them as it goes.
 
 1. every row's text is hashed (two native 64-bit hashes); distinct texts are looked up in the cache with a join;
-2. the misses (an anti-join) are encoded in chunks of ``cache.commit_rows`` by ``compute``; each chunk is committed to
-   the cache as soon as it is done, so a run killed after hours keeps all but the last chunk;
+2. the misses (an anti-join) are encoded in chunks of ``cache.commit_rows`` (or fewer: ``chunk_rows``) by
+   ``compute``; each chunk is committed to the cache as soon as it is done, so a run killed after hours keeps all but
+   the last chunk;
 3. the result joins every row back to its vector: ``key, value``.
 
 Hits and misses (distinct texts) are counted in the cache (``daft-retrieval cache stats``). A cache that cannot
@@ -52,8 +53,11 @@ def cached_encode(
     fp: str,
     meta: dict,
     compute: Callable[[daft.DataFrame], daft.DataFrame],
+    chunk_rows: int | None = None,
 ) -> daft.DataFrame:
-    """``key, value`` for every row of ``frame``; ``compute`` maps ``_h1, _h2, _text`` rows to ``_h1, _h2, value``."""
+    """``key, value`` for every row of ``frame``; ``compute`` maps ``_h1, _h2, _text`` rows to ``_h1, _h2, value``.
+    ``chunk_rows``: encode and commit at most this many texts at a time (fewer than ``cache.commit_rows`` for
+    values as big as token matrices: a chunk is held whole while it is committed)."""
     hashed = frame.select(col(key), text.fill_null("").alias(TEXT)).with_columns(
         {e.name(): e for e in text_hashes(col(TEXT))}
     )
@@ -66,8 +70,9 @@ def cached_encode(
     unstored = []  # chunks a read-only (or full) cache could not keep: served from memory instead
     # one progress line for the misses (the encoder's own counter stays silent inside the step)
     with step(_step_label(meta, n_unique - n_misses), total=n_misses) as progress:
-        for start in range(0, n_misses, cache.commit_rows):
-            chunk = compute(daft.from_arrow(misses.slice(start, cache.commit_rows))).select(*KEYS, VALUE).to_arrow()
+        rows = min(cache.commit_rows, chunk_rows or cache.commit_rows)
+        for start in range(0, n_misses, rows):
+            chunk = compute(daft.from_arrow(misses.slice(start, rows))).select(*KEYS, VALUE).to_arrow()
             if cache.append(fp, meta, chunk) < chunk.num_rows:
                 unstored.append(chunk)
             progress.add(chunk.num_rows)

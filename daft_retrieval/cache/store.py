@@ -41,6 +41,7 @@ from daft_retrieval.schema import VALUE
 __all__ = ["EmbeddingCache", "default_cache_dir"]
 
 _META, _LAST = META, "last_run.json"
+_PART = "_part"  # the part file a row was read from
 
 
 def default_cache_dir() -> str:
@@ -172,12 +173,19 @@ class EmbeddingCache:
 
     def lookup(self, fp: str) -> daft.DataFrame | None:
         """``_h1, _h2, value`` of every committed row of ``fp`` (one per key) in parts that read whole, or None
-        when it has none."""
+        when it has none.
+
+        A key two writers both committed is kept from its first part (a part holds each key once): the keys and
+        part names are grouped, and the values stream through a semi-join. Grouping the values themselves
+        (``any_value``) held them all, several times over: 8.2 GiB for SciFact's 0.9 GB of fp16 token vectors,
+        against 2.2 GiB this way.
+        """
         parts = self.good_parts(fp)
         if not parts:
             return None
-        frame = daft.read_parquet([self._uri(p) for p in parts], io_config=self.io_config)
-        return frame.groupby(HASH_1, HASH_2).agg(col(VALUE).any_value())
+        frame = daft.read_parquet([self._uri(p) for p in parts], io_config=self.io_config, file_path_column=_PART)
+        first = frame.select(HASH_1, HASH_2, _PART).groupby(HASH_1, HASH_2).agg(col(_PART).min())
+        return frame.join(first, on=[HASH_1, HASH_2, _PART], how="semi").exclude(_PART)
 
     # -- writing -----------------------------------------------------------------------------------------
     @property

@@ -46,6 +46,10 @@ def check_retriever(retriever: str, args: argparse.Namespace) -> None:
     check_device(args.device)
     if retriever == "late" and (args.nprobe < 0 or args.candidates < 1):
         raise DataError(f"--nprobe must be >= 0 and --candidates >= 1, not {args.nprobe} and {args.candidates}")
+    if retriever == "late" and args.nbits not in (0, 2, 4):
+        raise DataError(
+            f"--nbits must be 0 (fp32 token vectors), 2 or 4 (bits per residual dimension), not {args.nbits}"
+        )
     from daft_retrieval.cli.commands import _specs
     from daft_retrieval.experiment.stages import check_system
 

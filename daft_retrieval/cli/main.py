@@ -163,6 +163,12 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument("--nprobe", type=int, default=4, help="late: centroids probed per query token; 0 = brute force")
     p.add_argument("--candidates", type=int, default=1024, help="late: documents scored exactly per query")
     p.add_argument(
+        "--nbits",
+        type=int,
+        default=4,
+        help="late: bits per dimension of each token's residual to its centroid, 2 or 4; 0 = fp32 tokens (default 4)",
+    )
+    p.add_argument(
         "--rerank",
         default=None,
         metavar="MODEL",

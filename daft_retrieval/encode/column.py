@@ -60,11 +60,14 @@ def encode(
     def compute(texts: daft.DataFrame) -> daft.DataFrame:
         if encoder.longest_first:  # each Daft batch holds texts of similar length: less padding
             texts = texts.sort(col(TEXT).length(), desc=True)
-        return texts.select(*[c for c in texts.column_names if c != TEXT], method(col(TEXT)).alias(VALUE))
+        value = encoder.stored(method(col(TEXT)))
+        return texts.select(*[c for c in texts.column_names if c != TEXT], value.alias(VALUE))
 
     if cache is None:
         out = compute(frame.select(col(key), text.alias(TEXT)))
     else:
         fp, meta = model.fingerprint(role)
-        out = cached_encode(frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute)
+        out = cached_encode(
+            frame, key, text, cache=cache, fp=fp, meta=meta, compute=compute, chunk_rows=encoder.chunk_rows
+        )
     return encoder.output(out.select(col(key), col(VALUE).alias(encoder.column)))

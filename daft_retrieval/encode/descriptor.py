@@ -69,6 +69,7 @@ class ModelConfig:
     weights: ClassVar[str] = "model"  # the loaded weights a process shares (token vectors use the dense model's)
     resolver: ClassVar[Callable[[str], str]] = staticmethod(resolve_model)  # spec -> folder (or hub id)
     positive: ClassVar[tuple[str, ...]] = ()  # optional integer fields that must be >= 1 when given
+    stored_dtype: ClassVar[str | None] = None  # the cached values' dtype, if not the computed one (in the key)
 
     def __post_init__(self) -> None:
         if self.model is None and self.default_model is not None:
@@ -219,6 +220,8 @@ class ModelConfig:
             settings.pop(name, None)
         weights = weights_digest(settings["model"], self.resolver)
         meta = {"kind": self.kind, "role": role, "scheme": SCHEME, "weights": weights, "dtype": dtype, **settings}
+        if self.stored_dtype is not None:  # what the cache holds, when it is not what the model computed
+            meta["stored"] = self.stored_dtype
         return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16], meta
 
 
@@ -258,13 +261,15 @@ class Encoder:
     """A model as a Daft class: holds a validated descriptor (nothing loads in the driver) and, on first use, the
     Daft class instance its methods come from (one per process and thread on the workers, each sharing the model
     :meth:`ModelConfig.build` loaded). ``column`` names what it adds to a frame; ``longest_first``: texts go to it
-    longest first (each batch holds texts of similar length: less padding); ``roles``: the worker's batch method
+    longest first (each batch holds texts of similar length: less padding); ``chunk_rows``: at most this many texts
+    encoded and committed to the cache at a time (values as big as token matrices); ``roles``: the worker's batch method
     for each role it encodes (each kind names them as users know them: ``embed_queries``, ``encode_queries``)."""
 
     config_type: ClassVar[type[ModelConfig]] = ModelConfig
     worker: ClassVar[type]
     column: ClassVar[str] = "value"
     longest_first: ClassVar[bool] = False
+    chunk_rows: ClassVar[int | None] = None  # texts encoded and committed to the cache at a time (None: its own)
     roles: ClassVar[dict[str, str]] = {}
 
     def __init__(self, model: str | ModelConfig | None = None, **options: Any) -> None:
@@ -291,6 +296,11 @@ class Encoder:
     def queries(self, texts: Any) -> Any:
         """The expression encoding query texts."""
         return self.method("query")(texts)
+
+    def stored(self, value: Any) -> Any:
+        """What :func:`~daft_retrieval.encode.column.encode` keeps of a batch method's output ``value`` (an
+        expression), and so what the embedding cache stores: the output itself, unless a kind stores less."""
+        return value
 
     def output(self, frame: Any) -> Any:
         """``frame`` (``key`` and :attr:`column`) as :func:`~daft_retrieval.encode.column.encode` returns it."""

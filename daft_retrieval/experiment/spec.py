@@ -57,6 +57,7 @@ class Retrieve:
     stemmer: str | None = _opt("str")
     nprobe: int = _opt("int", 4, least=0)
     candidates: int = _opt("int", 1024, least=1)
+    nbits: int = _opt("int", 4, least=0)
     device: str | None = _opt("str")
     fp16: bool = _opt("bool", False)
     batch_size: int = _opt("int", 32, least=1)
@@ -252,6 +253,13 @@ def system_from_mapping(entry: Any, where: str, defaults: Mapping[str, Any] | No
         if name not in values and defaults.get(name) is not None and name not in ("name", "runs", "of", "model"):
             values[name] = tuple(defaults[name]) if isinstance(defaults[name], list) else defaults[name]
     spec = cls(**values)
+    if isinstance(spec, Retrieve) and spec.retriever == "late":
+        from daft_retrieval.index.late import check_nbits
+
+        try:
+            check_nbits(spec.nbits)
+        except DataError as exc:
+            raise DataError(f"{where}: {exc}") from None
     if isinstance(spec, Fuse):
         from daft_retrieval.fusion.by_name import check_fusion
 
@@ -279,5 +287,7 @@ def spec_key(spec: System, sources: list[str] = ()) -> str:
         fields = {k: v for k, v in fields.items() if k not in ("chunk_tokens", "chunk_stride", "chunk_agg")}
     if fields.get("index") == "qdrant":  # FAISS's settings do not apply
         fields = {k: v for k, v in fields.items() if k not in ("ef_search", "nprobe_faiss")}
+    if fields.get("retriever") != "late":  # nbits is the late index's: the other keys are what they were before it
+        fields.pop("nbits", None)
     body = {"kind": type(spec).__name__, **fields, "sources": list(sources)}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

@@ -161,7 +161,7 @@ def _retrieve(
     if spec.retriever == "late":
         from daft_retrieval.retrieve.late import late_search
 
-        options = {"nprobe": spec.nprobe, "candidates": spec.candidates}
+        options = {"nprobe": spec.nprobe, "candidates": spec.candidates, "nbits": spec.nbits}
         return late_search(corpus, queries, model=model, k=k, cache=cache, **options)
     from daft_retrieval.retrieve.dense import dense_search
 

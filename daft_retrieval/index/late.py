@@ -1,16 +1,21 @@
 """Late-interaction index (the PLAID idea, Santhanam et al. 2022): token vectors per document, k-means centroids
 over them, and MaxSim on the documents that the query's nearest centroids point to.
 
-The index directory holds Parquet shards ``doc_id, tokens, codes`` (flat token vectors and each token's centroid),
-``centroids.npy`` and ``index.json``. A :class:`LateSearcher` per shard loads it in ``__init__`` on the worker
-and builds, per centroid, the documents holding a token of it. For a query with token vectors ``Q``:
+The index directory holds Parquet shards, ``centroids.npy`` and ``index.json``. With ``nbits`` 2 or 4 (the default
+4) a shard row is ``doc_id, codes, residuals``: each token's centroid and its residual to it, quantised to ``nbits``
+bits per dimension and packed (ColBERTv2's residual compression, :mod:`daft_retrieval.index.residual`; the bucket
+cutoffs and weights in ``residual_codec.npz``). ``nbits=0`` keeps ``doc_id, tokens, codes``: the fp32 token vectors
+(4 x dim bytes a token against 4 + dim x nbits / 8), the uncompressed reference. A :class:`LateSearcher` per shard
+loads it in ``__init__`` on the worker and builds, per centroid, the documents holding a token of it. For a query
+with token vectors ``Q``:
 
 1. each query token probes its ``nprobe`` nearest centroids; the union of their documents are the candidates;
 2. if there are more than ``candidates``, they are cut by the centroid approximation
    sum_i max_{j in d} <q_i, c(j)> (a document's tokens replaced by their centroids);
-3. exact MaxSim (:func:`daft_retrieval.score.maxsim.maxsim_many`) ranks the rest.
+3. exact MaxSim (:func:`daft_retrieval.score.maxsim.maxsim_many`) ranks the rest: on a compressed index over
+   the candidates' token vectors decompressed (``normalize(centroid + bucket weights)``), as PLAID does.
 
-``nprobe=0`` is brute force: exact MaxSim against every document of the shard (the reference).
+``nprobe=0`` is brute force: MaxSim against every document of the shard (with ``nbits=0``: the exact reference).
 
     >>> index = build_late_index(corpus, "data/index/demo-late", TokenConfig())  # doctest: +SKIP
     >>> run = late_search(index, queries, k=10)  # doctest: +SKIP
@@ -32,15 +37,28 @@ from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import ShardedIndex, atomic_directory, check_index_dir, write_shards
 from daft_retrieval.index.kmeans import assign, kmeans
+from daft_retrieval.index.residual import NBITS, ResidualCodec, decompress
 from daft_retrieval.index.vector import HIT
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 from daft_retrieval.runner import persist
 from daft_retrieval.score.maxsim import maxsim_many, unflatten
 
-__all__ = ["LateIndex", "LateSearcher", "build_late_index", "open_late_index"]
+__all__ = [
+    "DEFAULT_NBITS",
+    "LATE_NBITS",
+    "LateIndex",
+    "LateSearcher",
+    "build_late_index",
+    "check_nbits",
+    "open_late_index",
+]
 
 CODES = "codes"
+RESIDUALS = "residuals"  # a document's packed residuals, flat list<uint8> of n_tokens x dim * nbits / 8
+LATE_NBITS = (0, *NBITS)  # 0: uncompressed fp32 token vectors
+DEFAULT_NBITS = 4
+BLOCK_TOKENS = 65_536  # token vectors scored at a time (65,536 x 384 fp32: 96 MiB)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,9 +67,30 @@ class LateIndex(ShardedIndex):
 
     n_tokens: int
     n_centroids: int
+    nbits: int = 0  # an index written before compression has no nbits: its shards hold fp32 tokens
+    codec: str | None = None  # the residual codec file (bucket cutoffs and weights), None when nbits is 0
 
     kind: ClassVar[str] = "late-interaction index"
     builder: ClassVar[str] = "build_late_index"
+
+
+def check_nbits(nbits: object) -> int:
+    """``nbits`` if it is one of :data:`LATE_NBITS` (0: uncompressed; 2, 4: bits per dimension of a residual),
+    else a :class:`DataError` saying which values are allowed.
+
+    >>> check_nbits(4)
+    4
+    >>> check_nbits(3)
+    Traceback (most recent call last):
+    ...
+    daft_retrieval.errors.DataError: nbits must be 0 (uncompressed fp32 token vectors), 2 or 4 (bits per ...), not 3
+    """
+    if isinstance(nbits, bool) or nbits not in LATE_NBITS:
+        raise DataError(
+            "nbits must be 0 (uncompressed fp32 token vectors), 2 or 4 (bits per dimension of a token's residual), "
+            f"not {nbits!r}"
+        )
+    return int(nbits)  # type: ignore[arg-type]
 
 
 def default_centroids(n_tokens: int) -> int:
@@ -63,6 +102,25 @@ def default_centroids(n_tokens: int) -> int:
 def _codes(tokens: daft.Series, centroids: np.ndarray) -> pa.Array:
     matrix, starts = unflatten(tokens.to_arrow(), centroids.shape[1])
     return pa.ListArray.from_arrays(pa.array(starts, pa.int32()), pa.array(assign(matrix, centroids)))
+
+
+CODED = DataType.struct({CODES: DataType.list(DataType.int32()), RESIDUALS: DataType.list(DataType.uint8())})
+
+
+@daft.func.batch(return_dtype=CODED)
+def _compress(tokens: daft.Series, centroids: np.ndarray, codec: ResidualCodec) -> pa.Array:
+    """Each row's centroid ids and packed residuals (``v - c``, :meth:`ResidualCodec.encode`)."""
+    matrix, starts = unflatten(tokens.to_arrow(), centroids.shape[1])
+    codes = assign(matrix, centroids)
+    packed = codec.encode(matrix - centroids[codes])
+    width = packed.shape[1]
+    return pa.StructArray.from_arrays(
+        [
+            pa.LargeListArray.from_arrays(pa.array(starts, pa.int64()), pa.array(codes)),
+            pa.LargeListArray.from_arrays(pa.array(starts * width, pa.int64()), pa.array(packed.ravel())),
+        ],
+        names=[CODES, RESIDUALS],
+    )
 
 
 def _sample_tokens(embedded: daft.DataFrame, dim: int, fraction: float, seed: int) -> np.ndarray:
@@ -79,6 +137,15 @@ def _sample_tokens(embedded: daft.DataFrame, dim: int, fraction: float, seed: in
     return unflatten(table.sort_by(S.DOC_ID).column(S.TOKENS), dim)[0]
 
 
+def _residuals(vectors: np.ndarray, centroids: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """``vectors - centroids[nearest]``, a block of rows at a time (no second full-size temporary)."""
+    codes = assign(vectors, centroids)
+    out = np.empty_like(vectors)
+    for start in range(0, len(vectors), block):
+        out[start : start + block] = vectors[start : start + block] - centroids[codes[start : start + block]]
+    return out
+
+
 def build_late_index(
     embedded: daft.DataFrame,
     path: str,
@@ -87,26 +154,45 @@ def build_late_index(
     n_centroids: int | None = None,
     sample_tokens: int = 262_144,
     seed: int = 0,
+    nbits: int = DEFAULT_NBITS,
+    reread: bool = False,
     encoder: dict | None = None,
 ) -> LateIndex:
     """Write ``doc_id, tokens`` rows (flat ``list<float32>`` token matrices of width ``dim``) as a late index.
 
-    Centroids come from k-means over about ``sample_tokens`` token vectors of a sample of documents.
+    Centroids come from k-means over about ``sample_tokens`` token vectors of a sample of documents (chosen by a
+    hash of their ids); with ``nbits`` 2 or 4 the residual codec is trained on the same sample's residuals and the
+    shards keep centroid ids and packed residuals, not the vectors (``nbits=0``: the fp32 vectors). ``reread``:
+    ``embedded`` is cheap to compute again (read from the embedding cache or files), so it is read three times
+    (count, sample, write) and never held whole; else it is computed once and held (``persist``).
     """
+    nbits = check_nbits(nbits)
     S.require_columns(embedded, [S.DOC_ID, S.TOKENS], "token-embedded corpus")
     check_index_dir(path)  # before the corpus is encoded
-    embedded = persist(embedded.select(S.DOC_ID, S.TOKENS))
-    count = embedded.count_rows()
+    embedded = embedded.select(S.DOC_ID, S.TOKENS)
+    if not reread:
+        embedded = persist(embedded)
+    sizes = embedded.agg(
+        col(S.DOC_ID).count().alias("count"), (col(S.TOKENS).length() // dim).sum().alias("n")
+    ).to_pydict()
+    count, n_tokens = int(sizes["count"][0] or 0), int(sizes["n"][0] or 0)
     if count == 0:
         raise DataError("cannot index an empty corpus")
-    lengths = embedded.select((col(S.TOKENS).length() // dim).alias("n")).sum("n").to_pydict()["n"][0]
-    n_tokens = int(lengths or 0)
     n_centroids = n_centroids or default_centroids(n_tokens)
-    centroids = kmeans(_sample_tokens(embedded, dim, sample_tokens / max(1, n_tokens), seed), n_centroids, seed=seed)
+    sample = _sample_tokens(embedded, dim, sample_tokens / max(1, n_tokens), seed)
+    centroids = kmeans(sample, n_centroids, seed=seed)
+    codec = ResidualCodec.train(_residuals(sample, centroids), nbits) if nbits else None
+    del sample
     with atomic_directory(path, "late-interaction index") as tmp:
         np.save(os.path.join(tmp, S.CENTROIDS_FILE), centroids)
-        coded = embedded.with_column(CODES, _codes(col(S.TOKENS), centroids))
-        meta = {"dim": dim, "count": count, "n_tokens": n_tokens, "n_centroids": len(centroids)}
+        meta = {"dim": dim, "count": count, "n_tokens": n_tokens, "n_centroids": len(centroids), "nbits": nbits}
+        if codec is None:
+            coded = embedded.with_column(CODES, _codes(col(S.TOKENS), centroids))
+            meta["codec"] = None
+        else:
+            coded = embedded.select(S.DOC_ID, _compress(col(S.TOKENS), centroids, codec).alias("_coded"))
+            coded = coded.select(S.DOC_ID, col("_coded").unnest())
+            meta["codec"] = codec.save(tmp)
         shards = write_shards(coded, tmp, {**meta, "encoder": encoder or {}})
     return LateIndex(path=path, shards=shards, **meta, encoder=encoder or {})
 
@@ -116,16 +202,30 @@ def open_late_index(path: str) -> LateIndex:
     return LateIndex.open(path)
 
 
-class _Shard:
-    """One shard in memory: token matrix, document starts, ids, and per centroid the documents holding it."""
+def _flat(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(the values of a list column, concatenated in row order; row starts, ``rows + 1``: none for a null row)."""
+    array = column.combine_chunks()
+    offsets = np.asarray(array.offsets, dtype=np.int64)
+    return array.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]], offsets - offsets[0]
 
-    def __init__(self, file: str, centroids_file: str, dim: int) -> None:
+
+class _Shard:
+    """One shard in memory: fp32 token matrix (``nbits=0``) or packed residuals, document starts, ids, centroid
+    ids, and per centroid the documents holding it."""
+
+    def __init__(self, file: str, centroids_file: str, dim: int, codec_file: str | None = None) -> None:
         import pyarrow.parquet as pq
 
         table = pq.read_table(file)
         self.ids = np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object)
-        self.tokens, self.starts = unflatten(table.column(S.TOKENS), dim)
-        codes = table.column(CODES).combine_chunks().values.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes, self.starts = _flat(table.column(CODES))
+        codes = codes.astype(np.int64)
+        self.codec = None if codec_file is None else ResidualCodec.load(codec_file)
+        if self.codec is None:
+            self.tokens, _ = unflatten(table.column(S.TOKENS), dim)
+        else:
+            self.residuals = _flat(table.column(RESIDUALS))[0].reshape(len(codes), -1)
+        del table
         self.codes = codes
         self.centroids = np.load(centroids_file)
         doc_of_token = np.repeat(np.arange(len(self.ids)), np.diff(self.starts))
@@ -133,19 +233,36 @@ class _Shard:
         self.cell_docs = (pairs % len(self.ids)).astype(np.int64)
         self.cell_starts = np.searchsorted(pairs // len(self.ids), np.arange(len(self.centroids) + 1))
 
+    def vectors(self, token_index: np.ndarray) -> np.ndarray:
+        """The token vectors at ``token_index``: stored (``nbits=0``) or decompressed (centroid + residual)."""
+        if self.codec is None:
+            return self.tokens[token_index]
+        return decompress(self.codec, self.centroids, self.codes[token_index], self.residuals[token_index])
 
-def _load(file: str, centroids_file: str, dim: int) -> _Shard:
+
+def _load(file: str, centroids_file: str, dim: int, codec_file: str | None = None) -> _Shard:
     """One shard, loaded once per process and shared by every searcher instance."""
-    key = ("late-shard", os.path.abspath(file), os.path.getmtime(file), os.path.getmtime(centroids_file), dim)
-    return load_once(key, lambda: _Shard(file, centroids_file, dim), files=[file, centroids_file])
+    files = [file, centroids_file] + ([codec_file] if codec_file else [])
+    key = ("late-shard", *(os.path.abspath(f) for f in files), *(os.path.getmtime(f) for f in files), dim)
+    return load_once(key, lambda: _Shard(file, centroids_file, dim, codec_file), files=files)
 
 
 @daft.cls(name_override="LateSearcher")
 class LateSearcher:
-    """Top ``k`` documents of one late-index shard per query (a flat token-matrix column)."""
+    """Top ``k`` documents of one late-index shard per query (a flat token-matrix column); ``codec_file``: the
+    residual codec of a compressed index (None: the shard holds fp32 token vectors)."""
 
-    def __init__(self, file: str, centroids_file: str, dim: int, k: int, nprobe: int, candidates: int) -> None:
-        self.shard = _load(file, centroids_file, dim)
+    def __init__(
+        self,
+        file: str,
+        centroids_file: str,
+        dim: int,
+        k: int,
+        nprobe: int,
+        candidates: int,
+        codec_file: str | None = None,
+    ) -> None:
+        self.shard = _load(file, centroids_file, dim, codec_file)
         self.dim, self.k, self.nprobe, self.candidates = dim, k, nprobe, candidates
         self.progress = Progress(f"late-interaction search of {len(self.shard.ids):,} documents (queries)")
 
@@ -175,6 +292,18 @@ class LateSearcher:
         index = np.repeat(s.starts[docs] - starts[:-1], lengths) + np.arange(starts[-1])
         return starts, index
 
+    def _scores(self, query: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """MaxSim of ``query`` with each of ``docs``, in blocks of about :data:`BLOCK_TOKENS` token vectors (a
+        block's vectors are decompressed, scored and dropped: memory stays bounded whatever ``candidates``)."""
+        lengths = np.diff(self.shard.starts)[docs]
+        block = np.cumsum(lengths) // BLOCK_TOKENS
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(block)) + 1, [len(docs)]])
+        scores = np.zeros(len(docs))
+        for lo, hi in itertools.pairwise(cuts.tolist()):
+            token_starts, token_index = self._token_rows(docs[lo:hi])
+            scores[lo:hi] = maxsim_many(query, self.shard.vectors(token_index), token_starts)
+        return scores
+
     @daft.method.batch(return_dtype=HIT, batch_size=256)
     def top_k(self, queries: daft.Series) -> list:
         matrix, starts = unflatten(queries.to_arrow(), self.dim)
@@ -183,8 +312,7 @@ class LateSearcher:
             query = matrix[lo:hi]
             docs = self._candidates(query)
             docs = docs[np.diff(self.shard.starts)[docs] > 0]
-            token_starts, token_index = self._token_rows(docs)
-            scores = maxsim_many(query, self.shard.tokens[token_index], token_starts)
+            scores = self._scores(query, docs)
             k = min(self.k, len(docs))
             top = np.argpartition(-scores, k - 1)[:k] if 0 < k < len(docs) else np.arange(len(docs))
             out.append([{S.DOC_ID: d, S.SCORE: float(v)} for d, v in zip(self.shard.ids[docs[top]], scores[top])])
