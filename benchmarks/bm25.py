@@ -169,6 +169,14 @@ def report(name: str, data, args) -> None:
             ratio = f"  {r['index_s'] / ours['index_s']:.2f}x, {r['search_s'] / ours['search_s']:.2f}x"
         note = f"  (extrapolated from {r['measured_on']})" if r.get("extrapolated") else ""
         print(f"{system:<18}{r['index_s']:>10.2f}{r['search_s']:>10.2f}{qps:>10.0f}{r['peak_mb']:>10.0f}{ratio}{note}")
+    target = results["bm25s"]
+    if "error" not in ours and "error" not in target:
+        print(
+            f"ours / bm25s (one thread), <= 1 meets the target: peak RSS {ours['peak_mb'] / target['peak_mb']:.2f}x, "
+            f"index time {ours['index_s'] / target['index_s']:.2f}x, "
+            f"search time {ours['search_s'] / target['search_s']:.2f}x, "
+            f"total time {(ours['index_s'] + ours['search_s']) / (target['index_s'] + target['search_s']):.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

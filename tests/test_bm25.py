@@ -150,3 +150,38 @@ def test_scifact_effectiveness(settings, expected):
     run = bm25_search(ds.corpus, ds.queries, k=100, tokenizer=Tokenizer(**settings))
     got = evaluate(run, ds.qrels, ["nDCG@10", "R@100"]).aggregate
     assert (round(got["nDCG@10"], 4), round(got["R@100"], 4)) == expected
+
+
+def _arrays(index: BM25Index) -> dict[str, object]:
+    """Every frame of an index as sorted columns, plus its statistics (what must not depend on how it was built)."""
+    postings = index.postings.postings.sort(["term_id", "doc"]).to_pydict()
+    vocabulary = index.postings.vocabulary.sort("term_id").to_pydict()
+    documents = index.postings.documents.sort("doc").to_pydict()
+    stats = (index.n_docs, index.avgdl)
+    return {"postings": postings, "vocabulary": vocabulary, "documents": documents, "stats": stats}
+
+
+@pytest.mark.parametrize("tokenizer", [Tokenizer(), Tokenizer(stopwords="en", stemmer="english")])
+def test_streamed_build_equals_pooled_build_on_demo(tokenizer):
+    # the streamed build (terms counted per document, two passes) gives the one-row-per-token build's arrays,
+    # bit for bit
+    corpus = load_beir("data/demo").corpus
+    streamed = BM25Index.build(corpus, tokenizer=tokenizer)
+    pooled = BM25Index._build_pooled(corpus, tokenizer, 1.2, 0.75, "lucene")
+    assert _arrays(streamed) == _arrays(pooled)
+    assert streamed.postings.postings.schema() == pooled.postings.postings.schema()
+
+
+def test_streamed_build_equals_pooled_build_on_scifact_slice():
+    corpus = load_beir(str(shared_dataset("scifact"))).corpus.limit(1500).collect()
+    tokenizer = Tokenizer(stopwords="en", stemmer="english")
+    streamed = BM25Index.build(corpus, tokenizer=tokenizer, variant="robertson")
+    pooled = BM25Index._build_pooled(corpus, tokenizer, 1.2, 0.75, "robertson")
+    assert _arrays(streamed) == _arrays(pooled)
+
+
+def test_a_doc_id_twice_pools_its_rows():
+    corpus = _corpus({"a": "xx yy"}).concat(_corpus({"a": "xx", "b": "zz"}))
+    index = BM25Index.build(corpus)
+    assert (index.n_docs, index.avgdl) == (2, 2.0)
+    assert index.postings.postings.sort(["term_id", "doc"]).to_pydict()["value"] == [2.0, 1.0, 1.0]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 from daft import col, lit
@@ -81,3 +84,38 @@ def test_unknown_method_is_refused(demo_path):
     rows = index.tokenizer.terms(ds.queries, S.QUERY_ID, col(S.TEXT)).with_column(VALUE, lit(1.0))
     with pytest.raises(ValueError, match="method must be"):
         search_postings(rows.select(S.QUERY_ID, TERM, VALUE), index.postings, 10, method="wand")
+
+
+def _scipy_scores(impacts, terms, weights, offsets) -> np.ndarray:
+    """The former engine: SciPy's sparse product (queries x terms) @ (terms x documents), zeros unmatched."""
+    from scipy.sparse import csr_matrix
+
+    postings = csr_matrix(
+        (impacts.weights, impacts.docs, impacts.offsets), shape=(len(impacts.offsets) - 1, impacts.n_docs)
+    )
+    queries = csr_matrix((weights, terms, offsets), shape=(len(offsets) - 1, postings.shape[0]))
+    queries.sort_indices()
+    return (queries @ postings).toarray()
+
+
+@pytest.mark.parametrize("name", ["demo", "scifact"])
+def test_accumulate_equals_scipy_sparse_product_to_the_bit(name, demo_path):
+    from daft_retrieval.index.impacts import Impacts, accumulate
+
+    ds = load_beir(demo_path if name == "demo" else str(shared_dataset(name)))
+    tmp = tempfile.mkdtemp(prefix="test-impacts-")
+    try:
+        index = BM25Index.build(ds.corpus, tokenizer=Tokenizer(stopwords="en", stemmer="english")).save(tmp + "/i")
+        impacts = Impacts.read(tmp + "/i", WEIGHT)
+        n_postings = index.postings.postings.count_rows()
+    finally:
+        shutil.rmtree(tmp)
+    assert impacts.offsets[-1] == n_postings == len(impacts.docs) and n_postings > 1000
+    rng = np.random.default_rng(0)
+    n_terms = len(impacts.offsets) - 1
+    lengths = rng.integers(1, 12, size=200)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    terms = np.concatenate([np.sort(rng.choice(n_terms, size=n, replace=False)) for n in lengths])
+    weights = rng.random(len(terms)) * 3  # not whole counts: every rounding shows
+    ours = accumulate(impacts, terms, weights, offsets)
+    assert ours.tobytes() == _scipy_scores(impacts, terms, weights, offsets).tobytes()

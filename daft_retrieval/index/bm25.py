@@ -23,15 +23,17 @@ from daft import DataType, col, lit
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import atomic_directory
-from daft_retrieval.index.postings import DF, DOC, TERM_ID, Postings, build_postings
+from daft_retrieval.index.postings import DF, DOC, TERM_ID, Postings, build_postings, number
 from daft_retrieval.runner import persist
-from daft_retrieval.schema import VALUE, WEIGHT, document_text
+from daft_retrieval.schema import TERM, VALUE, WEIGHT, document_text
 from daft_retrieval.score.bm25 import VARIANTS, bm25_weight
+from daft_retrieval.text.counts import LENGTH, term_counts
 from daft_retrieval.text.tokenize import Tokenizer
 
 __all__ = ["LENGTH", "BM25Index"]
 
-LENGTH = "length"
+_BAG = "_bag"
+_TOTAL = "_total"
 _META = S.INDEX_FILE
 _FORMAT = "daft-retrieval/bm25-index/1"
 
@@ -64,16 +66,51 @@ class BM25Index:
         S.require_columns(corpus, [S.DOC_ID, S.TITLE, S.TEXT], "corpus")
         _check(k1, b, variant)
         tokenizer = tokenizer or Tokenizer()
+        docs = persist(number(corpus.select(S.DOC_ID).distinct(), S.DOC_ID, DOC).select(DOC, S.DOC_ID))
+        n_docs = docs.count_rows()
+        if n_docs == 0:
+            raise DataError("cannot index an empty corpus")
+        if n_docs != corpus.count_rows():  # a doc id twice: its rows' tokens are pooled by the general path
+            return cls._build_pooled(corpus, tokenizer, k1, b, variant)
+        return cls._build_streamed(corpus, docs, n_docs, tokenizer, k1, b, variant)
+
+    @classmethod
+    def _build_streamed(
+        cls, corpus: daft.DataFrame, docs: daft.DataFrame, n_docs: int, tokenizer: Tokenizer, k1, b, variant
+    ) -> BM25Index:
+        """Two streamed passes over the corpus (distinct doc ids): the vocabulary, then the weighted postings.
+
+        Each document's terms are counted in its batch (:func:`term_counts`), so no frame of one row per token
+        or keyed by strings is ever held; only the vocabulary, the documents and the final postings are.
+        """
+        keyed = corpus.select(S.DOC_ID, document_text()).join(docs, on=S.DOC_ID)
+        bags = keyed.select(DOC, term_counts(tokenizer.tokens(col("document"))).alias(_BAG)).explode(_BAG)
+        rows = bags.select(DOC, *(col(_BAG)[name].alias(name) for name in (TERM, VALUE, LENGTH)))
+        rows = rows.where(col(TERM).not_null())
+        counted = rows.groupby(TERM).agg(col(DOC).count().alias(DF), col(VALUE).sum().alias(_TOTAL))
+        vocab = persist(number(counted, TERM, TERM_ID).select(TERM, TERM_ID, col(DF).cast(DataType.int64()), _TOTAL))
+        avgdl = (vocab.sum(_TOTAL).to_pydict()[_TOTAL][0] or 0.0) / n_docs  # every token once: the sum of lengths
+        vocab = persist(vocab.select(TERM, TERM_ID, DF))
+        weighted = rows.join(vocab, on=TERM)
+        weight = _weight_expr(variant, n_docs, avgdl, k1, b).cast(DataType.float32()).alias(WEIGHT)
+        postings = persist(weighted.select(TERM_ID, DOC, VALUE, weight))  # unsorted: the searchers order them
+        lengths = postings.groupby(DOC).agg(col(VALUE).sum().alias(LENGTH))
+        documents = docs.join(lengths, on=DOC, how="left").select(
+            DOC, S.DOC_ID, col(LENGTH).fill_null(0.0).cast(DataType.float64())
+        )
+        return cls(Postings(postings, vocab, persist(documents)), tokenizer, k1, b, variant, n_docs, avgdl)
+
+    @classmethod
+    def _build_pooled(cls, corpus: daft.DataFrame, tokenizer: Tokenizer, k1, b, variant) -> BM25Index:
+        """The general path: one row per token, summed per (doc id, term) (rows sharing a doc id pooled)."""
         rows = tokenizer.terms(corpus, S.DOC_ID, document_text()).with_column(VALUE, lit(1.0))
-        base = build_postings(rows.select(S.DOC_ID, "term", VALUE), documents=corpus)
+        base = build_postings(rows.select(S.DOC_ID, TERM, VALUE), documents=corpus)
         lengths = base.postings.groupby(DOC).agg(col(VALUE).sum().alias(LENGTH))
         documents = base.documents.join(lengths, on=DOC, how="left").select(
             DOC, S.DOC_ID, col(LENGTH).fill_null(0.0).cast(DataType.float64())
         )
         documents = persist(documents)
         n_docs = documents.count_rows()
-        if n_docs == 0:
-            raise DataError("cannot index an empty corpus")
         total = documents.sum(LENGTH).to_pydict()[LENGTH][0] or 0.0
         index = cls(
             Postings(base.postings, base.vocabulary, documents), tokenizer, k1, b, variant, n_docs, total / n_docs
@@ -95,16 +132,7 @@ class BM25Index:
         p = self.postings
         joined = p.postings.select(TERM_ID, DOC, VALUE).join(p.vocabulary.select(TERM_ID, DF), on=TERM_ID)
         joined = joined.join(p.documents.select(DOC, LENGTH), on=DOC)
-        weight = bm25_weight(
-            self.variant,
-            tf=col(VALUE),
-            df=col(DF).cast(DataType.float64()),
-            dl=col(LENGTH),
-            n_docs=float(self.n_docs),
-            avgdl=self.avgdl,
-            k1=self.k1,
-            b=self.b,
-        )
+        weight = _weight_expr(self.variant, self.n_docs, self.avgdl, self.k1, self.b)
         postings = joined.select(TERM_ID, DOC, VALUE, weight.cast(DataType.float32()).alias(WEIGHT))
         postings = persist(postings)  # unsorted: the searchers order what they load
         return replace(self, postings=Postings(postings, p.vocabulary, p.documents))
@@ -150,6 +178,20 @@ class BM25Index:
             avgdl=meta["avgdl"],
             path=path,
         )
+
+
+def _weight_expr(variant: str, n_docs: int, avgdl: float, k1: float, b: float) -> daft.Expression:
+    """The BM25 weight of columns ``value`` (tf), ``df`` and ``length`` (dl), in float64."""
+    return bm25_weight(
+        variant,
+        tf=col(VALUE),
+        df=col(DF).cast(DataType.float64()),
+        dl=col(LENGTH),
+        n_docs=float(n_docs),
+        avgdl=avgdl,
+        k1=k1,
+        b=b,
+    )
 
 
 def _check(k1: float, b: float, variant: str) -> None:

@@ -4,10 +4,11 @@
 ``offsets[t] : offsets[t + 1]`` are term ``t``'s postings in ``docs`` / ``weights``. :class:`ImpactSearcher` is a
 ``@daft.cls`` whose batch method takes each query's term ids and weights (two list columns) and returns its top
 ``k`` as ``list<struct{doc, score}>``, with score(q, d) = sum over t of w_q(t) x w_d(t). A block of queries is
-scored at once: the sparse product (queries x terms) @ (terms x documents) (SciPy's compiled SpGEMM, float64
-sums), scattered into a block x documents matrix, and the top ``k`` per row cut by score, then document number
-descending (trec_eval's tie order), with no Python loop over queries. Only documents that match a query term
-are returned, as in the relational path (:func:`~daft_retrieval.retrieve.postings.search_postings`, ``method="join"``).
+scored at once: each query's terms' postings are added, term at a time in term id order, into its row of a
+block x documents float64 matrix (:func:`accumulate`: the sums of SciPy's sparse product, bit for bit, without
+its copies of the postings and of the product), and the top ``k`` per row cut by score, then document number
+descending (trec_eval's tie order). Only documents that match a query term are returned, as in the relational
+path (:func:`~daft_retrieval.retrieve.postings.search_postings`, ``method="join"``).
 
     >>> searcher = ImpactSearcher("data/index/scifact-bm25", "weight", k=10)  # doctest: +SKIP
     >>> queries.select(searcher.top_k(col("term_ids"), col("weights")))  # doctest: +SKIP
@@ -29,10 +30,10 @@ from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
 from daft_retrieval.schema import WEIGHT
 
-__all__ = ["DOC_HITS", "ImpactSearcher", "Impacts", "top_k_rows"]
+__all__ = ["DOC_HITS", "ImpactSearcher", "Impacts", "accumulate", "top_k_rows"]
 
 DOC_HITS = DataType.list(DataType.struct({DOC: DataType.int64(), S.SCORE: DataType.float64()}))
-_BLOCK_CELLS = 1 << 24  # score-matrix cells per query block (~128 MB of float64)
+_BLOCK_CELLS = 1 << 22  # score-matrix cells per query block (~32 MB of float64)
 
 
 class Impacts(NamedTuple):
@@ -49,7 +50,12 @@ class Impacts(NamedTuple):
 
     @classmethod
     def read(cls, path: str, weight: str, docs: tuple[int, int] | None = None) -> Impacts:
-        """Pack the postings of the index directory ``path`` (its ``weight`` column; documents in ``[lo, hi)``)."""
+        """Pack the postings of the index directory ``path`` (its ``weight`` column; documents in ``[lo, hi)``).
+
+        A counting sort by term, streamed over the Parquet batches: one pass counts each term's postings, a
+        second drops each batch's postings in their terms' slots, so only the packed arrays are ever whole
+        (within a term, documents keep arrival order: the scores do not depend on it).
+        """
         import pyarrow.dataset as pds
         import pyarrow.parquet as pq
 
@@ -58,13 +64,25 @@ class Impacts(NamedTuple):
 
         dataset = pds.dataset(os.path.join(path, "postings"), format="parquet")
         lo, hi = docs if docs is not None else (0, rows("documents"))
-        doc = pds.field(DOC)
-        table = dataset.to_table(columns=[TERM_ID, DOC, weight], filter=(doc >= lo) & (doc < hi))
-        table = table.sort_by([(TERM_ID, "ascending"), (DOC, "ascending")])
-        term_ids = table.column(TERM_ID).to_numpy()
-        offsets = np.searchsorted(term_ids, np.arange(rows("vocabulary") + 1)).astype(np.int64)
-        local = (table.column(DOC).to_numpy() - lo).astype(np.int32)
-        return cls(offsets, local, table.column(weight).to_numpy().astype(np.float32), int(hi - lo), int(lo))
+        n_terms = rows("vocabulary")
+        where = (pds.field(DOC) >= lo) & (pds.field(DOC) < hi)
+        counts = np.zeros(n_terms, dtype=np.int64)
+        for batch in dataset.to_batches(columns=[TERM_ID], filter=where):
+            counts += np.bincount(batch.column(0).to_numpy(), minlength=n_terms)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        local, weights = np.empty(offsets[-1], dtype=np.int32), np.empty(offsets[-1], dtype=np.float32)
+        cursor = offsets[:-1].copy()
+        for batch in dataset.to_batches(columns=[TERM_ID, DOC, weight], filter=where):
+            terms = batch.column(0).to_numpy()
+            order = np.argsort(terms, kind="stable")
+            terms = terms[order]
+            starts = np.flatnonzero(np.concatenate([[True], terms[1:] != terms[:-1]]))
+            sizes = np.diff(np.concatenate([starts, [len(terms)]]))
+            slots = cursor[terms] + np.arange(len(terms)) - np.repeat(starts, sizes)
+            local[slots] = batch.column(1).to_numpy()[order] - lo
+            weights[slots] = batch.column(2).to_numpy()[order]
+            cursor[terms[starts]] += sizes
+        return cls(offsets, local, weights, int(hi - lo), int(lo))
 
 
 def _load(path: str, weight: str, docs: tuple[int, int] | None) -> Impacts:
@@ -113,38 +131,36 @@ class ImpactSearcher:
     def __init__(
         self, path: str, weight: str, k: int, docs: tuple[int, int] | None = None, threads: int | None = None
     ) -> None:
-        from scipy.sparse import csr_matrix
-
-        impacts = _load(path, weight, docs)
-        self.k, self.n_docs, self.first_doc = k, impacts.n_docs, impacts.first_doc
+        self.impacts = _load(path, weight, docs)
+        self.k, self.n_docs, self.first_doc = k, self.impacts.n_docs, self.impacts.first_doc
         self.threads = threads or os.cpu_count() or 1
-        self.n_terms = len(impacts.offsets) - 1
-        self.postings = csr_matrix(
-            (impacts.weights, impacts.docs, impacts.offsets), shape=(self.n_terms, impacts.n_docs), copy=False
-        )
-        self.block = max(1, _BLOCK_CELLS // max(1, impacts.n_docs))
+        self.n_terms = len(self.impacts.offsets) - 1
+        self.block = max(1, _BLOCK_CELLS // max(1, self.n_docs))
         # all weights > 0: a document matches a query exactly when its score is > 0
-        self.positive = bool(len(impacts.weights) == 0 or impacts.weights.min() > 0)
+        weights = self.impacts.weights
+        self.positive = bool(len(weights) == 0 or weights.min() > 0)
         what = "BM25" if weight == WEIGHT else "sparse"
-        self.progress = Progress(f"searching {impacts.n_docs:,} documents' {what} postings (queries)")
+        self.progress = Progress(f"searching {self.n_docs:,} documents' {what} postings (queries)")
 
     @daft.method.batch(return_dtype=DOC_HITS, batch_size=4096)
     def top_k(self, term_ids: daft.Series, weights: daft.Series) -> daft.Series:
-        from scipy.sparse import csr_matrix
-
         terms, query_weights = _lists(term_ids), _lists(weights)
         n_queries = len(terms)
         offsets = np.asarray(terms.offsets, dtype=np.int64)
+        offsets = offsets - offsets[0]
         flat_terms = terms.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
         flat_weights = query_weights.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
         if len(flat_terms) and (flat_terms.min() < 0 or flat_terms.max() >= self.n_terms):
             raise ValueError(f"term ids must lie in [0, {self.n_terms}): the query was not mapped to this index")
-        queries = csr_matrix((flat_weights, flat_terms, offsets - offsets[0]), shape=(n_queries, self.n_terms))
-        queries.sort_indices()  # the product adds a query's terms in this order: term id order, on every run
-        starts = range(0, n_queries, self.block)
+        # a query's terms are added in term id order, on every run
+        order = np.lexsort((flat_terms, np.repeat(np.arange(n_queries), np.diff(offsets))))
+        flat_terms, flat_weights = flat_terms[order], flat_weights[order]
         positive = self.positive and bool((flat_weights > 0).all())
-        blocks = [(queries[start : start + self.block], start, positive) for start in starts]
-        if len(blocks) > 1 and self.threads > 1:  # SciPy and NumPy release the GIL in these loops
+        blocks = [
+            (flat_terms, flat_weights, offsets[start : start + self.block + 1], start, positive)
+            for start in range(0, n_queries, self.block)
+        ]
+        if len(blocks) > 1 and self.threads > 1:  # NumPy releases the GIL in these loops
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(min(self.threads, len(blocks))) as pool:
@@ -159,15 +175,36 @@ class ImpactSearcher:
         list_offsets = pa.array(np.searchsorted(rows, np.arange(n_queries + 1)), pa.int32())
         return daft.Series.from_arrow(pa.ListArray.from_arrays(list_offsets, hits))
 
-    def _block(self, queries: object, start: int, positive: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        product = (queries @ self.postings).tocsr()
+    def _block(
+        self, terms: np.ndarray, weights: np.ndarray, offsets: np.ndarray, start: int, positive: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scores = accumulate(self.impacts, terms, weights, offsets)
         if positive:  # unmatched documents are the zeros
-            rows, cols, values = top_k_rows(product.toarray(), min(self.k, self.n_docs), floor=0.0)
-        else:  # negative weights (e.g. Robertson idf): mark unmatched documents -inf
-            dense = np.full(product.shape, -np.inf)
-            dense[np.repeat(np.arange(product.shape[0]), np.diff(product.indptr)), product.indices] = product.data
-            rows, cols, values = top_k_rows(dense, min(self.k, self.n_docs))
+            rows, cols, values = top_k_rows(scores, min(self.k, self.n_docs), floor=0.0)
+        else:  # negative weights (e.g. Robertson idf): a zero sum is unmatched too, as in a sparse product
+            scores[scores == 0] = -np.inf
+            rows, cols, values = top_k_rows(scores, min(self.k, self.n_docs))
         return rows + start, cols + self.first_doc, values
+
+
+def accumulate(impacts: Impacts, terms: np.ndarray, weights: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Scores (queries ``offsets[i] : offsets[i + 1]`` of ``terms`` / ``weights`` x documents), float64, term at a
+    time: score(q, d) = sum over q's terms t, in the order given, of w_q(t) x w_d(t), each product rounded to
+    float64 then added (the arithmetic of SciPy's sparse product, to the bit: see tests/test_impacts.py).
+
+    >>> imp = Impacts(np.array([0, 2, 3]), np.array([0, 1, 1], np.int32), np.array([1, 2, 3], np.float32), 2)
+    >>> accumulate(imp, np.array([0, 1]), np.array([1.0, 0.5]), np.array([0, 2])).tolist()
+    [[1.0, 3.5]]
+    """
+    scores = np.zeros((len(offsets) - 1, impacts.n_docs))
+    for row in range(len(offsets) - 1):
+        line = scores[row]
+        for i in range(offsets[row], offsets[row + 1]):
+            lo, hi = impacts.offsets[terms[i]], impacts.offsets[terms[i] + 1]
+            if hi > lo:
+                docs = impacts.docs[lo:hi]
+                line[docs] += np.multiply(impacts.weights[lo:hi], weights[i], dtype=np.float64)
+    return scores
 
 
 def _lists(series: daft.Series) -> pa.ListArray:

@@ -31,13 +31,14 @@ from daft_retrieval.schema import TERM
 from daft_retrieval.text.stem import check_stemmer, stem_array, stem_words
 from daft_retrieval.text.stopwords import stopword_list
 
-__all__ = ["DEFAULT_PATTERN", "Tokenizer"]
+__all__ = ["BATCH_ROWS", "DEFAULT_PATTERN", "Tokenizer"]
 
 DEFAULT_PATTERN = r"(?u)\b\w\w+\b"
 # Python's \w is exactly [\p{L}\p{N}_] (checked over every code point of Python's Unicode database), and a
 # findall of \b\w\w+\b returns the maximal runs of two or more of them.
 _WORD_RUN_PATTERNS = (DEFAULT_PATTERN, r"\b\w\w+\b")  # both mean [\p{L}\p{N}_]{2,}
 _NON_WORD = r"[^\p{L}\p{N}_]+"
+BATCH_ROWS = 4096  # texts per tokenizer batch: a corpus is tokenised a slice at a time, never all at once
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Tokenizer:
         return kept
 
 
-@daft.func.batch(return_dtype=DataType.list(DataType.string()))
+@daft.func.batch(return_dtype=DataType.list(DataType.string()), batch_size=BATCH_ROWS)
 def _word_runs(texts: daft.Series) -> daft.Series:
     """Maximal runs of two or more of ``[\\p{L}\\p{N}_]`` in each text, in order."""
     array = _large_strings(texts.to_arrow())
@@ -135,7 +136,7 @@ def _word_runs(texts: daft.Series) -> daft.Series:
     return _lists(values, parents, pieces, texts.name())
 
 
-@daft.func.batch(return_dtype=DataType.list(DataType.string()))
+@daft.func.batch(return_dtype=DataType.list(DataType.string()), batch_size=BATCH_ROWS)
 def _filter_and_stem(lists: daft.Series, stopwords: tuple[str, ...], stemmer: str | None) -> daft.Series:
     """Drop ``stopwords`` from each token list, then stem the rest (vectorised over the whole batch)."""
     array = lists.to_arrow()
