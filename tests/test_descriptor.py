@@ -151,3 +151,41 @@ def test_every_search_and_rerank_takes_a_spec_or_a_descriptor_the_same_way(demo_
         dr.rerank(first, queries, ds.corpus, method="cross", model=DenseConfig())
     with pytest.raises(DataError, match="DenseConfig takes no option 'nprobe'"):
         dr.dense_search(ds.corpus, queries, nprobe=3)
+
+
+def test_amp_is_autocast_on_cuda_only_and_in_the_key_only_when_it_computes():
+    """``amp``: fp32 weights, each call under torch.autocast(fp16) on CUDA. Off (or on CPU, where it computes fp32)
+    the cache key is the one without it; on CUDA its own dtype, so its vectors never mix with fp32 ones."""
+    import contextlib
+
+    import torch
+
+    from daft_retrieval.device import precision
+
+    for config_type, _, _ in KINDS:
+        base = _make(config_type, device="cuda")
+        amp = _make(config_type, device="cuda", amp=True)
+        assert amp.udf_options() == {"gpus": 1}
+        if isinstance(base, CrossConfig):
+            continue  # scores pairs: no cache key
+        key, meta = base.fingerprint("document")
+        assert "amp" not in meta and meta["dtype"] == "float32"
+        amp_key, amp_meta = amp.fingerprint("document")
+        assert amp_meta["dtype"] == "autocast-float16" and amp_key != key
+        assert _make(config_type, device="cpu", amp=True).fingerprint("document") == _make(
+            config_type, device="cpu"
+        ).fingerprint("document")
+    assert isinstance(precision("cpu", False, True), contextlib.nullcontext)
+    assert isinstance(precision("cuda", True, True), contextlib.nullcontext)  # fp16 weights: no autocast on top
+    with pytest.warns(UserWarning) if not torch.cuda.is_available() else contextlib.nullcontext():
+        context = precision("cuda:0", False, True)
+    assert isinstance(context, torch.autocast) and context.fast_dtype == torch.float16
+
+
+def test_amp_on_cpu_gives_the_fp32_vectors():
+    texts = ["protein folding in yeast", "a cat on a mat"]
+    plain = DenseConfig(max_seq_length=32, device="cpu")
+    amp = DenseConfig(max_seq_length=32, device="cpu", amp=True)
+    frame = daft.from_pydict({"id": ["a", "b"], "text": texts})
+    got = [encode(frame, "id", daft.col("text"), c, role="document").to_pydict()["embedding"] for c in (plain, amp)]
+    assert [list(v) for v in got[0]] == [list(v) for v in got[1]]

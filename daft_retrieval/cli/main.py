@@ -183,7 +183,10 @@ def _add_retrieval(p: argparse.ArgumentParser, *, many_models: bool = False) -> 
     p.add_argument("--rerank-depth", type=int, default=100, help="documents per query to rerank (default 100)")
     p.add_argument("--k", type=int, default=100, help="documents per query (default 100)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
-    p.add_argument("--fp16", action="store_true", help="half precision on CUDA")
+    p.add_argument("--fp16", action="store_true", help="half precision on CUDA (the model halved)")
+    p.add_argument(
+        "--amp", action="store_true", help="mixed precision on CUDA: fp32 weights, fp16 products (torch.autocast)"
+    )
     p.add_argument("--batch-size", type=int, default=32, help="encoder batch size (default 32)")
     p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens")
     p.add_argument(

@@ -6,7 +6,7 @@ by the call sites and threads Daft creates), and the batch methods embed a text 
 
     >>> enc = DenseEncoder("all-MiniLM-L6-v2")
     >>> enc
-    DenseEncoder(DenseConfig(model='all-MiniLM-L6-v2', device=None, fp16=False, batch_size=32, max_seq_length=None, normalize=True, query_prompt=None, document_prompt=None))
+    DenseEncoder(DenseConfig(model='all-MiniLM-L6-v2', device=None, fp16=False, batch_size=32, amp=False, max_seq_length=None, normalize=True, query_prompt=None, document_prompt=None))
     >>> df = daft.from_pydict({"text": ["a cat", "a dog"]})
     >>> df.with_column("v", enc.embed_queries(daft.col("text"))).collect()  # doctest: +SKIP
 
@@ -120,7 +120,7 @@ class _DenseWorker:
         kwargs = {"prompt": prompt} if prompt is not None else {}
         if role not in self._progress:
             self._progress[role] = Progress(f"encoding {'queries' if role == 'query' else 'documents'} with {c.model}")
-        with self._lock:
+        with self._lock, self.config.precision():
             vectors = encode(
                 texts,
                 batch_size=c.batch_size,

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
-from daft_retrieval.device import check_device, compute_dtype, torch_device, wants_gpu
+from daft_retrieval.device import check_device, compute_dtype, precision, torch_device, wants_gpu
 from daft_retrieval.errors import DataError
 from daft_retrieval.memo import load_once
 from daft_retrieval.resolve import OFFLINE_MODELS, loading, resolve_model
@@ -56,13 +56,15 @@ _UDF_LOCK = threading.Lock()
 @dataclass(frozen=True)
 class ModelConfig:
     """What every model takes: ``model`` (None: the kind's default), ``device`` ("cpu", "cuda", "cuda:1", "mps";
-    None: CUDA when torch sees one), ``fp16`` (halve the model on CUDA; on CPU it computes fp32) and
-    ``batch_size`` (texts per model call). Each kind adds its own fields (keyword-only)."""
+    None: CUDA when torch sees one), ``fp16`` (halve the model on CUDA; on CPU it computes fp32),
+    ``batch_size`` (texts per model call) and ``amp`` (fp32 weights, calls under ``torch.autocast`` in fp16 on
+    CUDA; nothing on CPU). Each kind adds its own fields (keyword-only)."""
 
     model: str | None = None
     device: str | None = None
     fp16: bool = False
     batch_size: int = 32
+    amp: bool = False
 
     kind: ClassVar[str] = "model"
     default_model: ClassVar[str | None] = None
@@ -136,6 +138,10 @@ class ModelConfig:
         if length is not None:
             model.max_seq_length = length
 
+    def precision(self) -> Any:
+        """The context each model call runs in (:func:`daft_retrieval.device.precision`: autocast for ``amp``)."""
+        return precision(self.device, self.fp16, self.amp)
+
     def load_key(self) -> tuple:
         """What decides the loaded weights in memory (not the batch size, prompts or normalisation)."""
         return (self.weights, self.model, self.device, self.fp16, getattr(self, "max_seq_length", None))
@@ -208,7 +214,8 @@ class ModelConfig:
         if role not in ROLES:
             raise DataError(f"role must be 'document' or 'query', not {role!r}")
         settings = self.as_dict()
-        dtype = compute_dtype(settings.get("device"), bool(settings.pop("fp16", False)))
+        fp16, amp = bool(settings.pop("fp16", False)), bool(settings.pop("amp", False))
+        dtype = compute_dtype(settings.get("device"), fp16, amp)  # amp in the dtype only: keys without it stay
         for name in ("device", "batch_size"):  # what never changes the vectors
             settings.pop(name, None)
         other = (

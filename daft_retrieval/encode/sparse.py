@@ -95,7 +95,7 @@ class _SparseWorker:
         """``list<struct{term, weight}>`` for ``texts`` (``role``: "query" or "document"), terms by vocab id."""
         c = self.config
         encode = self.model.encode_query if role == "query" else self.model.encode_document
-        with self._lock:
+        with self._lock, self.config.precision():
             matrix = encode(
                 texts,
                 batch_size=c.batch_size,

@@ -108,7 +108,7 @@ class _TokenWorker:
         prefix = c.query_prefix if role == "query" else c.document_prefix
         if role not in self.progress:
             self.progress[role] = Progress(f"encoding {role} tokens with {c.model}")
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), c.precision():
             per_text = self.model.encode(
                 [prefix + t for t in texts],
                 output_value="token_embeddings",

@@ -60,6 +60,7 @@ class Retrieve:
     nbits: int = _opt("int", 4, least=0)
     device: str | None = _opt("str")
     fp16: bool = _opt("bool", False)
+    amp: bool = _opt("bool", False)
     batch_size: int = _opt("int", 32, least=1)
     max_seq_length: int | None = _opt("int", least=1)
     index_dir: str | None = _opt("str")
@@ -146,6 +147,7 @@ class Rerank:
     name: str | None = _opt("name")
     device: str | None = _opt("str")
     fp16: bool = _opt("bool", False)
+    amp: bool = _opt("bool", False)
     batch_size: int = _opt("int", 32, least=1)
     max_seq_length: int | None = _opt("int", least=1)
 
@@ -287,6 +289,8 @@ def spec_key(spec: System, sources: list[str] = ()) -> str:
         fields = {k: v for k, v in fields.items() if k not in ("chunk_tokens", "chunk_stride", "chunk_agg")}
     if fields.get("index") == "qdrant":  # FAISS's settings do not apply
         fields = {k: v for k, v in fields.items() if k not in ("ef_search", "nprobe_faiss")}
+    if not fields.get("amp"):  # fp32 (or fp16) without autocast: the key is what it was before amp came
+        fields.pop("amp", None)
     if fields.get("retriever") != "late":  # nbits is the late index's: the other keys are what they were before it
         fields.pop("nbits", None)
     body = {"kind": type(spec).__name__, **fields, "sources": list(sources)}

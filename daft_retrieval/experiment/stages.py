@@ -26,7 +26,7 @@ __all__ = ["check_system", "descriptor", "labels", "model_provenance", "run_prov
 def descriptor(kind: str, model: str, spec: Retrieve | Rerank) -> ModelConfig:
     """The model descriptor of a retriever ("dense", "splade", "late") or a reranker ("cross", "bi", "late")
     with the spec's device, fp16, batch size and maximum length (a cross-encoder's per pair)."""
-    options = {"device": spec.device, "fp16": spec.fp16, "batch_size": spec.batch_size}
+    options = {"device": spec.device, "fp16": spec.fp16, "batch_size": spec.batch_size, "amp": spec.amp}
     if kind == "cross":
         from daft_retrieval.reranking.cross import CrossConfig
 
@@ -195,7 +195,7 @@ def model_provenance(spec: System) -> dict:
         digest = None
     from daft_retrieval.device import compute_dtype
 
-    return {"model": model.model, "weights": digest, "dtype": compute_dtype(model.device, model.fp16)}
+    return {"model": model.model, "weights": digest, "dtype": compute_dtype(model.device, model.fp16, model.amp)}
 
 
 def run_provenance(spec: System, dataset: str, fingerprint: str, seconds: float) -> dict:

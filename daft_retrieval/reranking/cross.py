@@ -72,7 +72,7 @@ class _CrossScorer:
     def score(self, queries: daft.Series, documents: daft.Series) -> np.ndarray:
         """The model's score of each (query text, document text) row."""
         pairs = [(q or "", d or "") for q, d in zip(queries.to_pylist(), documents.to_pylist())]
-        with self.lock:
+        with self.lock, self.config.precision():
             scores = self.model.predict(
                 pairs, batch_size=self.config.batch_size, convert_to_numpy=True, show_progress_bar=False
             )
@@ -88,7 +88,7 @@ class _CrossScorer:
         for group in groups.to_pylist():
             rows = sorted(group or [], key=lambda r: r[POSITION])
             pairs = [(r[QUERY] or "", r[DOCUMENT] or "") for r in rows]
-            with self.lock:
+            with self.lock, self.config.precision():
                 scores = self.model.predict(
                     pairs, batch_size=max(1, len(pairs)), convert_to_numpy=True, show_progress_bar=False
                 )
