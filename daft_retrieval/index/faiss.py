@@ -38,6 +38,7 @@ from daft_retrieval.index.atomic import read_index_json
 from daft_retrieval.index.vector import HIT, VectorIndex, build_vector_index, check_metric, to_matrix
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
+from daft_retrieval.score.unit import unit_rows
 
 __all__ = [
     "FaissIndex",
@@ -160,14 +161,6 @@ def open_faiss_index(path: str) -> FaissIndex:
     return FaissIndex(path=path, **{k: v for k, v in meta.items() if k in names})
 
 
-def _unit_rows(matrix: np.ndarray, metric: str) -> np.ndarray:
-    """Rows L2-normalised for ``cosine`` (the exact index's float32 arithmetic), unchanged for ``dot``."""
-    if metric != "cosine":
-        return matrix
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1, norms)
-
-
 def _shard_rows(file: str, dim: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(doc ids, vectors) of one shard in doc id order: the order its FAISS index numbers them."""
     import pyarrow.parquet as pq
@@ -175,7 +168,7 @@ def _shard_rows(file: str, dim: int, metric: str) -> tuple[np.ndarray, np.ndarra
     table = pq.read_table(file)
     ids = np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object)
     order = np.argsort(ids, kind="stable")
-    matrix = _unit_rows(to_matrix(table.column(S.EMBEDDING), dim), metric)
+    matrix = unit_rows(to_matrix(table.column(S.EMBEDDING), dim), metric)
     return ids[order], np.ascontiguousarray(matrix[order], dtype=np.float32)
 
 
@@ -219,7 +212,7 @@ def training_sample(files: list[str], dim: int, metric: str, n: int, seed: int) 
     that order: the same rows, in the same order, whatever the runner and the partitioning."""
     rows = daft.read_parquet(files).select(S.DOC_ID, S.EMBEDDING, col(S.DOC_ID).hash(seed=seed).alias("_hash"))
     table = rows.sort(["_hash", S.DOC_ID]).limit(n).to_arrow()
-    matrix = _unit_rows(to_matrix(table.column(S.EMBEDDING), dim), metric)
+    matrix = unit_rows(to_matrix(table.column(S.EMBEDDING), dim), metric)
     return table.column(S.DOC_ID).to_pylist(), np.ascontiguousarray(matrix, dtype=np.float32)
 
 
@@ -311,7 +304,7 @@ class FaissSearcher:
 
     @daft.method.batch(return_dtype=HIT, batch_size=1024)
     def top_k(self, vectors: daft.Series) -> list:
-        queries = np.ascontiguousarray(_unit_rows(to_matrix(vectors.to_arrow(), self.dim), self.metric))
+        queries = np.ascontiguousarray(unit_rows(to_matrix(vectors.to_arrow(), self.dim), self.metric))
         n = min(self.k * self.options.refine, len(self.ids))
         _, found = self.index.search(queries, n, params=self.params)
         out: list = []

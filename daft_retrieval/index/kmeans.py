@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from daft_retrieval.score.unit import unit_rows
+
 __all__ = ["BLOCK_CELLS", "assign", "kmeans"]
 
 BLOCK_CELLS = 1 << 25  # vector x centroid similarities computed at a time (float32: 128 MiB)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms == 0, 1, norms)
+    return unit_rows(x)
 
 
 def assign(vectors: np.ndarray, centroids: np.ndarray, block: int | None = None) -> np.ndarray:

@@ -26,6 +26,7 @@ candidates (its embedded local mode searches exhaustively: it always does).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -45,6 +46,7 @@ from daft_retrieval.index.atomic import ShardedIndex, atomic_directory, check_in
 from daft_retrieval.index.vector import HIT, build_vector_index, check_metric, to_matrix
 from daft_retrieval.memo import forget, load_once, loaded
 from daft_retrieval.progress import Progress
+from daft_retrieval.score.unit import unit_rows
 
 __all__ = [
     "QdrantIndex",
@@ -185,10 +187,7 @@ def _points(batch: pa.RecordBatch, vector: str, dim: int, metric: str) -> tuple[
         terms, values = batch.column(TERM_IDS).to_pylist(), batch.column(VALUES).to_pylist()
         pairs = (sorted(zip(t, v)) for t, v in zip(terms, values))
         return ids, [([t for t, _ in p], [v for _, v in p]) for p in pairs]
-    matrix = to_matrix(batch.column(S.EMBEDDING), dim)
-    if metric == "cosine":  # the exact index's float32 arithmetic (VectorSearcher)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        matrix = matrix / np.where(norms == 0, 1, norms)
+    matrix = unit_rows(to_matrix(batch.column(S.EMBEDDING), dim), metric)  # as the exact index (VectorSearcher)
     return ids, list(matrix)
 
 
@@ -324,15 +323,22 @@ def _shared_client(path: str, url: str | None, timeout: int) -> tuple[Any, threa
     meta = os.path.join(path, S.INDEX_FILE)
     key = ("qdrant-client", os.path.abspath(path), os.path.getmtime(meta), url)
     storage = os.path.join(path, STORAGE)
-    return load_once(key, lambda: (_client(url, storage, timeout), threading.Lock()), files=[meta])
+
+    def open_client() -> tuple[Any, threading.Lock]:
+        atexit.register(close_clients)  # closed before the interpreter tears down what closing needs
+        return _client(url, storage, timeout), threading.Lock()
+
+    return load_once(key, open_client, files=[meta])
 
 
 def close_clients() -> None:
     """Close every Qdrant client this process holds (local mode: its storage can then be opened again)."""
     for key in loaded("qdrant-client"):
-        client, lock = load_once(key, lambda: None)
-        with lock:
-            client.close()
+        held = load_once(key, lambda: None)
+        if held is not None:
+            client, lock = held
+            with lock:
+                client.close()
     forget("qdrant-client")
 
 
@@ -393,10 +399,7 @@ class QdrantSearcher:
 
     @daft.method.batch(return_dtype=HIT, batch_size=256)
     def top_k(self, vectors: daft.Series) -> list:
-        queries = to_matrix(vectors.to_arrow(), self.dim)
-        if self.metric == "cosine":
-            norms = np.linalg.norm(queries, axis=1, keepdims=True)
-            queries = queries / np.where(norms == 0, 1, norms)
+        queries = unit_rows(to_matrix(vectors.to_arrow(), self.dim), self.metric)
         found = self._query([q.tolist() for q in queries], DENSE)
         return [self._top(_dense_scores(q, p)) for q, p in zip(queries.astype(np.float64), found)]
 

@@ -29,6 +29,8 @@ from functools import cached_property
 
 import numpy as np
 
+from daft_retrieval.score.unit import unit_rows
+
 __all__ = ["NBITS", "ResidualCodec", "decompress", "pack_bits", "unpack_bits"]
 
 NBITS = (2, 4)  # bits per dimension a residual may be stored in
@@ -126,6 +128,4 @@ class ResidualCodec:
 def decompress(codec: ResidualCodec, centroids: np.ndarray, codes: np.ndarray, packed: np.ndarray) -> np.ndarray:
     """Token vectors ``normalize(centroids[codes] + codec.decode(packed))`` (``n x dim`` float32, unit length:
     MaxSim is over unit vectors, as PLAID and ColBERTv2 decode)."""
-    vectors = centroids[codes] + codec.decode(packed)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
+    return unit_rows(centroids[codes] + codec.decode(packed)).astype(np.float32, copy=False)

@@ -24,6 +24,7 @@ from daft_retrieval.errors import DataError
 from daft_retrieval.index.atomic import ShardedIndex, atomic_directory, check_index_dir, write_shards
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
+from daft_retrieval.score.unit import unit_rows
 
 __all__ = ["VectorIndex", "VectorSearcher", "build_vector_index", "check_metric", "open_vector_index", "to_matrix"]
 
@@ -103,10 +104,7 @@ def _load_shard(file: str, dim: int, metric: str) -> tuple[np.ndarray, np.ndarra
         import pyarrow.parquet as pq
 
         table = pq.read_table(file)
-        matrix = to_matrix(table.column(S.EMBEDDING), dim)
-        if metric == "cosine":
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-            matrix = matrix / np.where(norms == 0, 1, norms)
+        matrix = unit_rows(to_matrix(table.column(S.EMBEDDING), dim), metric)
         return np.asarray(table.column(S.DOC_ID).to_pylist(), dtype=object), matrix
 
     key = ("vector-shard", os.path.abspath(file), os.path.getmtime(file), dim, metric)
@@ -130,10 +128,7 @@ class VectorSearcher:
 
     @daft.method.batch(return_dtype=HIT, batch_size=1024)
     def top_k(self, vectors: daft.Series) -> list:
-        queries = to_matrix(vectors.to_arrow(), self.dim)
-        if self.metric == "cosine":
-            norms = np.linalg.norm(queries, axis=1, keepdims=True)
-            queries = queries / np.where(norms == 0, 1, norms)
+        queries = unit_rows(to_matrix(vectors.to_arrow(), self.dim), self.metric)
         k = min(self.k, len(self.ids))
         out: list = []
         for start in range(0, len(queries), self.block):
