@@ -184,10 +184,15 @@ class ShardedIndex:
 
     kind: ClassVar[str] = "index"
     builder: ClassVar[str] = "a build function"
+    marker: ClassVar[str | None] = None  # a key only this kind's index.json has (None: any index.json)
+    not_one: ClassVar[str] = ""  # what a folder without the marker is
 
     @classmethod
     def open(cls, path: str):
-        """The index recorded at ``path`` (only metadata: the shards load on the workers)."""
+        """The index recorded at ``path`` (only metadata: the shards load on the workers); a folder of another
+        kind (no ``marker`` key) is a :class:`DataError`."""
         meta = read_index_json(path, cls.kind, cls.builder)
+        if cls.marker is not None and cls.marker not in meta:
+            raise DataError(f"{path}: {cls.not_one}; build one with {cls.builder}")
         names = {f.name for f in fields(cls)} - {"path"}
         return cls(path=path, **{k: v for k, v in meta.items() if k in names})

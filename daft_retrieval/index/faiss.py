@@ -34,7 +34,6 @@ from daft import col
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import read_index_json
 from daft_retrieval.index.vector import HIT, VectorIndex, build_vector_index, check_metric, to_matrix
 from daft_retrieval.memo import load_once
 from daft_retrieval.progress import Progress
@@ -149,16 +148,16 @@ class FaissIndex(VectorIndex):
 
     kind: ClassVar[str] = "FAISS index"
     builder: ClassVar[str] = "build_faiss_index (or dense_search(..., index='faiss:FACTORY'))"
+    marker: ClassVar[str] = "factory"
+    not_one: ClassVar[str] = "is an exact vector index without FAISS files"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faiss_files", tuple(self.faiss_files))  # a list in index.json
 
 
 def open_faiss_index(path: str) -> FaissIndex:
     """Read ``index.json`` of a FAISS index directory; an exact-only index is a :class:`DataError`."""
-    meta = read_index_json(path, FaissIndex.kind, FaissIndex.builder)
-    if "factory" not in meta:
-        raise DataError(f"{path}: is an exact vector index without FAISS files; build one with {FaissIndex.builder}")
-    names = {f.name for f in fields(FaissIndex)} - {"path"}
-    meta["faiss_files"] = tuple(meta["faiss_files"])
-    return FaissIndex(path=path, **{k: v for k, v in meta.items() if k in names})
+    return FaissIndex.open(path)
 
 
 def _shard_rows(file: str, dim: int, metric: str) -> tuple[np.ndarray, np.ndarray]:

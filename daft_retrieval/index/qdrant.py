@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
-from daft_retrieval.index.atomic import ShardedIndex, atomic_directory, check_index_dir, read_index_json, write_shards
+from daft_retrieval.index.atomic import ShardedIndex, atomic_directory, check_index_dir, write_shards
 from daft_retrieval.index.vector import HIT, build_vector_index, check_metric, to_matrix
 from daft_retrieval.memo import forget, load_once, loaded
 from daft_retrieval.progress import Progress
@@ -164,15 +164,13 @@ class QdrantIndex(ShardedIndex):
 
     kind: ClassVar[str] = "Qdrant index"
     builder: ClassVar[str] = "dense_search(..., index='qdrant') or splade_search(..., index='qdrant')"
+    marker: ClassVar[str] = "collection"
+    not_one: ClassVar[str] = "is not a Qdrant index (no collection)"
 
 
 def open_qdrant_index(path: str) -> QdrantIndex:
     """Read ``index.json`` of a Qdrant index directory; another kind of index is a :class:`DataError`."""
-    meta = read_index_json(path, QdrantIndex.kind, QdrantIndex.builder)
-    if "collection" not in meta:
-        raise DataError(f"{path}: is not a Qdrant index (no collection); build one with {QdrantIndex.builder}")
-    names = {f.name for f in fields(QdrantIndex)} - {"path"}
-    return QdrantIndex(path=path, **{k: v for k, v in meta.items() if k in names})
+    return QdrantIndex.open(path)
 
 
 def _rows(files: list[str]) -> Iterator[pa.RecordBatch]:

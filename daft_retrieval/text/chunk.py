@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import daft
 import pyarrow as pa
 from daft import DataType, col
 
+from daft_retrieval import registry as R
 from daft_retrieval import schema as S
 from daft_retrieval.errors import DataError
 
@@ -39,7 +40,7 @@ __all__ = ["CHUNK", "PARENT", "Chunking", "chunk_corpus", "windows", "word_windo
 
 PARENT = "parent"
 CHUNK = "chunk"
-AGGS = ("max", "first", "sum")  # registry.CHUNK_AGGS (tested equal)
+AGGS = tuple(R.CHUNK_AGGS.names())  # max (MaxP), first (FirstP), sum (SumP)
 # numbered in the method: a select reading explode(index_column=)'s column fails to plan in Daft 0.7.26
 _PIECES = DataType.list(DataType.struct({CHUNK: DataType.int64(), S.TEXT: DataType.string()}))
 
@@ -52,8 +53,6 @@ class Chunking:
     tokens: int
     stride: int | None = None
     agg: str = "max"
-
-    names: ClassVar[tuple[str, ...]] = AGGS
 
     def __post_init__(self) -> None:
         if isinstance(self.tokens, bool) or not isinstance(self.tokens, int) or self.tokens < 1:
